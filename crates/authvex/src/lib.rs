@@ -1,0 +1,33 @@
+//! authvex: write your backend's functions in Rust, serve them to Convex clients.
+//!
+//! ```no_run
+//! use authvex::{App, QueryCtx, MutationCtx, FunctionError, Value, v};
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let mut app = App::new();
+//!     app.query("messages:list", |ctx: QueryCtx, _args: Value| async move {
+//!         Ok(ctx.db.query("messages").collect().await?)
+//!     });
+//!     authvex::cli::main(app)
+//! }
+//! ```
+
+pub mod cli;
+
+pub use database::schema::{BY_CREATION_TIME, BY_ID};
+pub use database::{IndexRange, Order, Schema, TableDefinition};
+pub use functions::{
+    ActionCtx, App, Auth, CorsConfig, DatabaseReader, DatabaseWriter, Document, FunctionError, HttpRequest,
+    HttpResponse, MutationCtx, PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, UserIdentity,
+};
+pub use value::validator::v;
+pub use value::{obj, DocumentId, Object, Validator, Value};
+
+/// Lower-level building blocks, for embedding and tests.
+pub mod internals {
+    pub use database;
+    pub use functions;
+    pub use server;
+    pub use storage;
+    pub use value;
+}

@@ -1,0 +1,276 @@
+//! The document database: serializable transactions over a [`storage::Persistence`] backend.
+//!
+//! Concurrency control is optimistic with a single committer (see ARCHITECTURE.md): a transaction reads from a
+//! consistent snapshot, records every index interval it read ([`ReadSet`]) and buffers its writes. At commit the
+//! committer task checks that no commit after the snapshot wrote a key inside those intervals, assigns the next
+//! timestamp and persists the batch. Every commit's [`WriteSet`] is kept in a recent-commit window (for the check
+//! and for `query_at_ts`) and broadcast to subscribers.
+//!
+//! Boundaries: no HTTP, no SQL, no system clock (a [`Clock`] is passed in).
+
+pub mod catalog;
+pub mod clock;
+mod committer;
+mod error;
+pub mod query;
+pub mod schema;
+mod transaction;
+pub mod write_log;
+
+pub use catalog::{Catalog, IndexInfo, TableInfo};
+pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock};
+pub use error::{DatabaseError, Result};
+pub use query::{IndexRange, ScanRequest, ScanResult};
+pub use schema::{IndexDefinition, Schema, TableDefinition};
+pub use storage::{Order, Timestamp};
+pub use transaction::{Transaction, TransactionLimits, TransactionUsage};
+pub use write_log::{CommitEntry, ReadSet, WriteSet};
+
+use committer::{CommitRequest, CommitState};
+use parking_lot::{Mutex, RwLock};
+use std::sync::Arc;
+use storage::{DynPersistence, KeyRange, Order as ScanOrder};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Shared handle to a deployment's database. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) persistence: DynPersistence,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) entropy: Arc<dyn Entropy>,
+    pub(crate) schema: Schema,
+    pub(crate) catalog: RwLock<Arc<Catalog>>,
+    /// Serializes catalog changes (new tables).
+    pub(crate) catalog_change: tokio::sync::Mutex<()>,
+    pub(crate) commit_state: Mutex<CommitState>,
+    pub(crate) commits: mpsc::Sender<CommitRequest>,
+    pub(crate) notify: broadcast::Sender<Arc<CommitEntry>>,
+    pub(crate) limits: TransactionLimits,
+    pub(crate) last_creation_time: Mutex<f64>,
+}
+
+/// Options for opening a database.
+pub struct DatabaseConfig {
+    pub schema: Schema,
+    pub limits: TransactionLimits,
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+    /// How many recent commits are kept in memory for conflict checks and `query_at_ts`.
+    pub commit_window: usize,
+}
+
+impl DatabaseConfig {
+    pub fn new(schema: Schema, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
+        DatabaseConfig { schema, limits: TransactionLimits::default(), clock, entropy, commit_window: 10_000 }
+    }
+}
+
+impl Database {
+    /// Opens the database: loads the catalog, reconciles it with the schema (creating declared tables and building
+    /// new indexes), and starts the committer task. Must run inside a tokio runtime.
+    pub async fn open(persistence: DynPersistence, config: DatabaseConfig) -> Result<Database> {
+        let catalog = match persistence.get_meta(catalog::CATALOG_KEY).await? {
+            Some(bytes) => {
+                Catalog::decode(&bytes).map_err(|e| DatabaseError::Storage(storage::StorageError::Backend(e)))?
+            }
+            None => Catalog::default(),
+        };
+        let last_ts = persistence.max_ts().await?.unwrap_or_default();
+        let (commits, receiver) = mpsc::channel(1024);
+        let (notify, _) = broadcast::channel(4096);
+        let inner = Arc::new(Inner {
+            persistence,
+            clock: config.clock,
+            entropy: config.entropy,
+            schema: config.schema,
+            catalog: RwLock::new(Arc::new(catalog)),
+            catalog_change: tokio::sync::Mutex::new(()),
+            commit_state: Mutex::new(CommitState::new(last_ts, config.commit_window)),
+            commits,
+            notify,
+            limits: config.limits,
+            last_creation_time: Mutex::new(0.0),
+        });
+        let db = Database { inner };
+        db.reconcile_schema().await?;
+        committer::spawn(Arc::downgrade(&db.inner), receiver);
+        Ok(db)
+    }
+
+    /// Starts a transaction at the latest commit. Queries pass `read_only = true`.
+    pub async fn begin(&self, read_only: bool) -> Result<Transaction> {
+        let snapshot = self.inner.persistence.snapshot().await?;
+        Ok(Transaction::new(self.inner.clone(), snapshot, read_only))
+    }
+
+    /// Commits a transaction: all of its writes or none. Returns the commit timestamp (the snapshot timestamp for a
+    /// transaction that wrote nothing). `Conflict` means the caller should re-run the transaction.
+    pub async fn commit(&self, txn: Transaction) -> Result<Timestamp> {
+        let Some((commit, reads, writes, begin_ts)) = txn.into_commit()? else {
+            return Ok(self.latest_ts().max(Timestamp::default()));
+        };
+        let (reply, response) = oneshot::channel();
+        let request = CommitRequest { begin_ts, reads, writes, commit, reply };
+        self.inner
+            .commits
+            .send(request)
+            .await
+            .map_err(|_| DatabaseError::Storage(storage::StorageError::Backend("committer stopped".into())))?;
+        response
+            .await
+            .map_err(|_| DatabaseError::Storage(storage::StorageError::Backend("committer stopped".into())))?
+    }
+
+    /// The timestamp of the latest commit.
+    pub fn latest_ts(&self) -> Timestamp {
+        self.inner.commit_state.lock().last_ts
+    }
+
+    /// Subscribes to commits as they become durable.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommitEntry>> {
+        self.inner.notify.subscribe()
+    }
+
+    /// The commits after `ts` up to the latest, if the in-memory window still reaches back to `ts`.
+    pub fn commits_since(&self, ts: Timestamp) -> Option<Vec<Arc<CommitEntry>>> {
+        self.inner.commit_state.lock().since(ts)
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.inner.catalog.read().clone()
+    }
+
+    /// The schema the database was opened with.
+    pub fn schema(&self) -> &Schema {
+        &self.inner.schema
+    }
+
+    /// The randomness source (ids, request ids).
+    pub fn entropy(&self) -> &Arc<dyn Entropy> {
+        &self.inner.entropy
+    }
+
+    /// The clock the database was opened with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The persistence backend (for metadata such as deployment env vars).
+    pub fn persistence(&self) -> &DynPersistence {
+        &self.inner.persistence
+    }
+
+    /// Makes the catalog match the schema: declared tables exist, declared indexes exist with the declared fields
+    /// (built from existing documents when new or changed), undeclared user indexes are dropped.
+    async fn reconcile_schema(&self) -> Result<()> {
+        let _guard = self.inner.catalog_change.lock().await;
+        let mut catalog = (**self.inner.catalog.read()).clone();
+        let mut to_build: Vec<(String, IndexInfo)> = Vec::new();
+        let mut to_clear = Vec::new();
+        for (name, def) in &self.inner.schema.tables {
+            schema::check_table_name(name).map_err(DatabaseError::Invalid)?;
+            if catalog.table(name).is_none() {
+                catalog.add_table(name);
+            }
+            let mut indexes = catalog.tables.get(name).map(|t| t.indexes.clone()).unwrap_or_default();
+            // Drop user indexes that are no longer declared or whose fields changed.
+            indexes.retain(|ix| {
+                let builtin = ix.name == schema::BY_ID || ix.name == schema::BY_CREATION_TIME;
+                let keep = builtin
+                    || def
+                        .indexes
+                        .iter()
+                        .any(|d| d.name == ix.name && catalog::user_key_fields(&d.fields) == ix.key_fields);
+                if !keep {
+                    to_clear.push(ix.id);
+                }
+                keep
+            });
+            for declared in &def.indexes {
+                if declared.name == schema::BY_ID || declared.name == schema::BY_CREATION_TIME {
+                    return Err(DatabaseError::Invalid(format!(
+                        "index name {:?} on table {name:?} is reserved",
+                        declared.name
+                    )));
+                }
+                if declared.fields.is_empty() {
+                    return Err(DatabaseError::Invalid(format!(
+                        "index {:?} on table {name:?} has no fields",
+                        declared.name
+                    )));
+                }
+                if !indexes.iter().any(|ix| ix.name == declared.name) {
+                    let info = catalog.allocate_index(&declared.name, catalog::user_key_fields(&declared.fields));
+                    to_build.push((name.clone(), info.clone()));
+                    indexes.push(info);
+                }
+            }
+            if let Some(table) = catalog.tables.get_mut(name) {
+                table.indexes = indexes;
+            }
+        }
+        for index in to_clear {
+            self.inner.persistence.clear_index(index).await?;
+        }
+        for (table, index) in &to_build {
+            self.backfill(&catalog, table, index).await?;
+        }
+        self.inner.persistence.put_meta(vec![(catalog::CATALOG_KEY.to_string(), Some(catalog.encode()))]).await?;
+        *self.inner.catalog.write() = Arc::new(catalog);
+        Ok(())
+    }
+
+    /// Builds an index from the documents of its table.
+    async fn backfill(&self, catalog: &Catalog, table: &str, index: &IndexInfo) -> Result<()> {
+        let Some(info) = catalog.table(table) else { return Ok(()) };
+        self.inner.persistence.clear_index(index.id).await?;
+        let snapshot = self.inner.persistence.snapshot().await?;
+        let mut range = KeyRange::all();
+        loop {
+            let page = snapshot.scan(info.by_creation_time().id, &range, ScanOrder::Asc, 512).await?;
+            let Some(last) = page.last() else { break };
+            let mut next = last.key.clone();
+            next.push(0);
+            let mut entries = Vec::with_capacity(page.len());
+            for entry in &page {
+                let doc = transaction::decode_document(&entry.document.body)?;
+                entries.push(storage::IndexWrite {
+                    index: index.id,
+                    key: index.key_of(&doc),
+                    id: Some(entry.id.clone()),
+                });
+            }
+            self.inner.persistence.backfill_index(entries).await?;
+            range.start = next;
+        }
+        Ok(())
+    }
+
+    /// Returns the table, creating it in the catalog on first use (when the schema allows the name).
+    pub(crate) async fn ensure_table(inner: &Arc<Inner>, name: &str) -> Result<TableInfo> {
+        if let Some(t) = inner.catalog.read().table(name) {
+            return Ok(t.clone());
+        }
+        schema::check_table_name(name).map_err(DatabaseError::Invalid)?;
+        if inner.schema.strict_tables && !inner.schema.tables.contains_key(name) {
+            return Err(DatabaseError::Invalid(format!("table {name:?} is not declared in the schema")));
+        }
+        let _guard = inner.catalog_change.lock().await;
+        let mut catalog = (**inner.catalog.read()).clone();
+        if let Some(t) = catalog.table(name) {
+            return Ok(t.clone());
+        }
+        let table = catalog.add_table(name).clone();
+        inner.persistence.put_meta(vec![(catalog::CATALOG_KEY.to_string(), Some(catalog.encode()))]).await?;
+        *inner.catalog.write() = Arc::new(catalog);
+        Ok(table)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+//! What app authors declare about their tables: optional document validators and indexes.
+
+use std::collections::BTreeMap;
+use value::{FieldValidator, Validator};
+
+/// Name of the built-in index on `_id`.
+pub const BY_ID: &str = "by_id";
+/// Name of the built-in index on `_creationTime`.
+pub const BY_CREATION_TIME: &str = "by_creation_time";
+
+/// A declared index: ordered fields (dotted paths allowed); `_creationTime` and `_id` are appended implicitly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDefinition {
+    pub name: String,
+    pub fields: Vec<String>,
+}
+
+/// One table's declaration.
+#[derive(Debug, Clone, Default)]
+pub struct TableDefinition {
+    /// Validator for user fields (an object validator), `None` = any document.
+    pub document: Option<BTreeMap<String, FieldValidator>>,
+    pub indexes: Vec<IndexDefinition>,
+}
+
+impl TableDefinition {
+    /// A table whose documents are not validated.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A table whose documents must match these fields (like `defineTable({...})`).
+    pub fn with_fields<K: Into<String>, F: Into<FieldValidator>>(fields: impl IntoIterator<Item = (K, F)>) -> Self {
+        TableDefinition {
+            document: Some(fields.into_iter().map(|(k, f)| (k.into(), f.into())).collect()),
+            indexes: Vec::new(),
+        }
+    }
+
+    /// Declares an index (like `.index("by_author", ["author"])`).
+    pub fn index(mut self, name: &str, fields: &[&str]) -> Self {
+        self.indexes
+            .push(IndexDefinition { name: name.to_string(), fields: fields.iter().map(|f| f.to_string()).collect() });
+        self
+    }
+
+    /// The object validator for whole documents, if declared.
+    pub fn validator(&self) -> Option<Validator> {
+        self.document.clone().map(Validator::Object)
+    }
+}
+
+/// The deployment's schema (like `defineSchema`). Without any table declared, every table name is accepted.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    pub tables: BTreeMap<String, TableDefinition>,
+    /// When true (the default once a table is declared), writes to undeclared tables fail.
+    pub strict_tables: bool,
+}
+
+impl Schema {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a table declaration.
+    pub fn table(mut self, name: &str, table: TableDefinition) -> Self {
+        self.tables.insert(name.to_string(), table);
+        self.strict_tables = true;
+        self
+    }
+
+    /// Allows tables that the schema does not declare (like `strictTableNameTypes: false`).
+    pub fn allow_undeclared_tables(mut self) -> Self {
+        self.strict_tables = false;
+        self
+    }
+
+    /// Merges another schema's tables into this one (components bring their own tables).
+    pub fn merge(mut self, other: Schema) -> Self {
+        self.strict_tables |= other.strict_tables;
+        self.tables.extend(other.tables);
+        self
+    }
+}
+
+/// Checks a table name: 1-64 chars of `[A-Za-z0-9_]` plus `/` separating a component namespace, starting with a
+/// letter (names starting with `_` are system tables).
+pub fn check_table_name(name: &str) -> Result<(), String> {
+    let ok_len = !name.is_empty() && name.len() <= 64;
+    let mut parts = name.split('/');
+    let ok_parts = parts.all(|p| {
+        p.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if ok_len && ok_parts {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid table name {name:?}: table names are 1-64 characters of letters, digits and underscores and start with a letter"
+        ))
+    }
+}

@@ -1,0 +1,432 @@
+//! What a function receives: `ctx.db`, `ctx.auth`, environment variables and a log sink.
+
+use crate::runtime::Runtime;
+use crate::{FunctionError, UserIdentity};
+use database::{IndexRange, Order, ScanRequest, Transaction};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use value::{DocumentId, Object, Value};
+
+/// Log lines collected during one execution, formatted as Convex clients expect (`[LOG] 'text'`).
+#[derive(Clone, Default)]
+pub struct LogSink(pub(crate) Arc<Mutex<Vec<String>>>);
+
+impl LogSink {
+    fn push(&self, level: &str, message: &str) {
+        const MAX: usize = 32 * 1024;
+        let mut line = format!("[{level}] '{message}'");
+        if line.len() > MAX {
+            let mut cut = MAX;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push_str(" (truncated due to length)");
+        }
+        self.0.lock().push(line);
+    }
+
+    pub(crate) fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock())
+    }
+}
+
+/// The caller's authentication state.
+#[derive(Clone, Default)]
+pub struct Auth {
+    identity: Option<Arc<UserIdentity>>,
+}
+
+impl Auth {
+    pub fn new(identity: Option<Arc<UserIdentity>>) -> Self {
+        Auth { identity }
+    }
+
+    /// The verified identity of the caller, like `ctx.auth.getUserIdentity()`; `None` when signed out.
+    pub fn get_user_identity(&self) -> Option<&UserIdentity> {
+        self.identity.as_deref()
+    }
+
+    pub(crate) fn shared(&self) -> Option<Arc<UserIdentity>> {
+        self.identity.clone()
+    }
+}
+
+/// Parts every context has.
+#[derive(Clone)]
+pub(crate) struct Common {
+    pub env: Arc<BTreeMap<String, String>>,
+    pub logs: LogSink,
+}
+
+macro_rules! common_methods {
+    () => {
+        /// A deployment environment variable (`authvex env set NAME VALUE`).
+        pub fn env(&self, name: &str) -> Option<String> {
+            self.common.env.get(name).cloned()
+        }
+
+        /// `console.log`: the line goes to the caller's log lines.
+        pub fn log(&self, message: impl AsRef<str>) {
+            self.common.logs.push("LOG", message.as_ref());
+        }
+
+        pub fn info(&self, message: impl AsRef<str>) {
+            self.common.logs.push("INFO", message.as_ref());
+        }
+
+        pub fn warn(&self, message: impl AsRef<str>) {
+            self.common.logs.push("WARN", message.as_ref());
+        }
+
+        pub fn error(&self, message: impl AsRef<str>) {
+            self.common.logs.push("ERROR", message.as_ref());
+        }
+    };
+}
+
+/// Context of a query: read-only database access.
+pub struct QueryCtx {
+    pub db: DatabaseReader,
+    pub auth: Auth,
+    pub(crate) common: Common,
+}
+
+impl QueryCtx {
+    common_methods!();
+}
+
+/// Context of a mutation: transactional read/write database access.
+pub struct MutationCtx {
+    pub db: DatabaseWriter,
+    pub auth: Auth,
+    pub(crate) common: Common,
+}
+
+impl MutationCtx {
+    common_methods!();
+}
+
+/// Context of an action (and an HTTP action): no direct database access; runs queries and mutations, each its own
+/// transaction.
+pub struct ActionCtx {
+    pub auth: Auth,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) common: Common,
+}
+
+impl ActionCtx {
+    common_methods!();
+
+    /// Runs a query (public or internal) as the same caller.
+    pub async fn run_query(&self, path: &str, args: impl Serialize) -> Result<Value, FunctionError> {
+        let args = value::to_value(&args)?;
+        self.runtime
+            .call_from_action(crate::FunctionKind::Query, path, args, self.auth.shared(), &self.common.logs)
+            .await
+    }
+
+    /// Runs a mutation (public or internal) as the same caller; it commits before this returns.
+    pub async fn run_mutation(&self, path: &str, args: impl Serialize) -> Result<Value, FunctionError> {
+        let args = value::to_value(&args)?;
+        self.runtime
+            .call_from_action(crate::FunctionKind::Mutation, path, args, self.auth.shared(), &self.common.logs)
+            .await
+    }
+
+    /// Runs another action as the same caller.
+    pub async fn run_action(&self, path: &str, args: impl Serialize) -> Result<Value, FunctionError> {
+        let args = value::to_value(&args)?;
+        Box::pin(self.runtime.call_from_action(
+            crate::FunctionKind::Action,
+            path,
+            args,
+            self.auth.shared(),
+            &self.common.logs,
+        ))
+        .await
+    }
+}
+
+pub(crate) type SharedTxn = Arc<tokio::sync::Mutex<Option<Transaction>>>;
+
+async fn with_txn<T>(
+    txn: &SharedTxn,
+    f: impl AsyncFnOnce(&mut Transaction) -> Result<T, database::DatabaseError>,
+) -> Result<T, FunctionError> {
+    let mut guard = txn.lock().await;
+    let Some(t) = guard.as_mut() else {
+        return Err(FunctionError::msg("the transaction has already finished: the function returned"));
+    };
+    Ok(f(t).await?)
+}
+
+/// Converts anything that names a document into an id.
+pub trait IntoDocumentId {
+    fn into_document_id(self) -> Result<DocumentId, FunctionError>;
+}
+
+impl IntoDocumentId for DocumentId {
+    fn into_document_id(self) -> Result<DocumentId, FunctionError> {
+        Ok(self)
+    }
+}
+
+impl IntoDocumentId for &DocumentId {
+    fn into_document_id(self) -> Result<DocumentId, FunctionError> {
+        Ok(*self)
+    }
+}
+
+impl IntoDocumentId for &str {
+    fn into_document_id(self) -> Result<DocumentId, FunctionError> {
+        DocumentId::parse(self).map_err(|_| FunctionError::msg(format!("invalid document id {self:?}")))
+    }
+}
+
+impl IntoDocumentId for String {
+    fn into_document_id(self) -> Result<DocumentId, FunctionError> {
+        self.as_str().into_document_id()
+    }
+}
+
+impl IntoDocumentId for &String {
+    fn into_document_id(self) -> Result<DocumentId, FunctionError> {
+        self.as_str().into_document_id()
+    }
+}
+
+fn to_object(fields: impl Serialize) -> Result<Object, FunctionError> {
+    match value::to_value(&fields)? {
+        Value::Object(o) => Ok(o),
+        other => Err(FunctionError::msg(format!("documents are objects, got {}", other.type_name()))),
+    }
+}
+
+/// Read access to the database (`ctx.db` in queries).
+#[derive(Clone)]
+pub struct DatabaseReader {
+    pub(crate) txn: SharedTxn,
+}
+
+impl DatabaseReader {
+    /// Fetches a document by id; `None` if it does not exist.
+    pub async fn get(&self, id: impl IntoDocumentId) -> Result<Option<Document>, FunctionError> {
+        let id = id.into_document_id()?;
+        with_txn(&self.txn, async |t| t.get(&id).await).await.map(|d| d.map(Document))
+    }
+
+    /// Starts a query over a table (by creation time unless an index is chosen).
+    pub fn query(&self, table: &str) -> QueryBuilder {
+        QueryBuilder { txn: self.txn.clone(), request: ScanRequest::new(table, database::schema::BY_CREATION_TIME) }
+    }
+
+    /// The table an id belongs to (`db.normalizeId`'s check), if it is a valid id of an existing table.
+    pub async fn table_of(&self, id: &str) -> Option<String> {
+        let id = DocumentId::parse(id).ok()?;
+        let guard = self.txn.lock().await;
+        guard.as_ref().and_then(|t| t.table_name_of(&id))
+    }
+}
+
+/// Read/write access to the database (`ctx.db` in mutations).
+#[derive(Clone)]
+pub struct DatabaseWriter {
+    reader: DatabaseReader,
+}
+
+impl std::ops::Deref for DatabaseWriter {
+    type Target = DatabaseReader;
+    fn deref(&self) -> &DatabaseReader {
+        &self.reader
+    }
+}
+
+impl DatabaseWriter {
+    pub(crate) fn new(txn: SharedTxn) -> Self {
+        DatabaseWriter { reader: DatabaseReader { txn } }
+    }
+
+    /// Inserts a document (any `Serialize` that becomes an object); returns its id.
+    pub async fn insert(&self, table: &str, fields: impl Serialize) -> Result<DocumentId, FunctionError> {
+        let fields = to_object(fields)?;
+        with_txn(&self.reader.txn, async |t| t.insert(table, fields).await).await
+    }
+
+    /// Shallow-merges fields into a document.
+    pub async fn patch(&self, id: impl IntoDocumentId, fields: impl Serialize) -> Result<(), FunctionError> {
+        let id = id.into_document_id()?;
+        let fields = to_object(fields)?;
+        with_txn(&self.reader.txn, async |t| t.patch(&id, fields, &[]).await).await
+    }
+
+    /// Removes fields from a document (what `patch` with `undefined` values does in Convex).
+    pub async fn unset(&self, id: impl IntoDocumentId, fields: &[&str]) -> Result<(), FunctionError> {
+        let id = id.into_document_id()?;
+        let remove: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        with_txn(&self.reader.txn, async |t| t.patch(&id, Object::new(), &remove).await).await
+    }
+
+    /// Replaces a document's fields (system fields are kept).
+    pub async fn replace(&self, id: impl IntoDocumentId, fields: impl Serialize) -> Result<(), FunctionError> {
+        let id = id.into_document_id()?;
+        let fields = to_object(fields)?;
+        with_txn(&self.reader.txn, async |t| t.replace(&id, fields).await).await
+    }
+
+    /// Deletes a document.
+    pub async fn delete(&self, id: impl IntoDocumentId) -> Result<(), FunctionError> {
+        let id = id.into_document_id()?;
+        with_txn(&self.reader.txn, async |t| t.delete(&id).await).await
+    }
+}
+
+/// A stored document: its fields plus `_id` and `_creationTime`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document(pub Object);
+
+impl Document {
+    pub fn id(&self) -> Option<DocumentId> {
+        self.0.get("_id").and_then(|v| v.as_str()).and_then(|s| DocumentId::parse(s).ok())
+    }
+
+    pub fn creation_time(&self) -> Option<f64> {
+        self.0.get("_creationTime").and_then(|v| v.as_f64())
+    }
+
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.0.get(field)
+    }
+
+    /// Converts into a typed struct.
+    pub fn to<T: serde::de::DeserializeOwned>(&self) -> Result<T, FunctionError> {
+        Ok(value::from_value(Value::Object(self.0.clone()))?)
+    }
+
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+impl Serialize for Document {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Value::Object(self.0.clone()).serialize(serializer)
+    }
+}
+
+impl From<Document> for Value {
+    fn from(d: Document) -> Value {
+        Value::Object(d.0)
+    }
+}
+
+/// Pagination options, like Convex's `paginationOpts` (`{numItems, cursor}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaginationOptions {
+    pub num_items: f64,
+    pub cursor: Option<String>,
+}
+
+/// One page, serialized as Convex's `{page, isDone, continueCursor}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaginationResult {
+    pub page: Vec<Document>,
+    pub is_done: bool,
+    pub continue_cursor: String,
+}
+
+/// A query under construction: `ctx.db.query("t").with_index(..).order(..).filter(..)` then a terminal call.
+pub struct QueryBuilder {
+    txn: SharedTxn,
+    request: ScanRequest,
+}
+
+impl QueryBuilder {
+    /// Restricts to a range of an index: `with_index("by_author", |q| q.eq("author", "ann"))`.
+    pub fn with_index(mut self, index: &str, range: impl FnOnce(IndexRange) -> IndexRange) -> Self {
+        self.request.index = index.to_string();
+        self.request.range = range(IndexRange::all());
+        self
+    }
+
+    /// Ascending (default) or descending index order.
+    pub fn order(mut self, order: Order) -> Self {
+        self.request.order = order;
+        self
+    }
+
+    /// Keeps only documents matching the predicate (every document examined counts against the read limit).
+    pub fn filter(mut self, predicate: impl Fn(&Document) -> bool + Send + Sync + 'static) -> Self {
+        let previous = self.request.filter.take();
+        self.request.filter =
+            Some(Box::new(move |o: &Object| previous.as_ref().is_none_or(|p| p(o)) && predicate(&Document(o.clone()))));
+        self
+    }
+
+    async fn run(self, limit: Option<usize>, after: Option<Vec<u8>>) -> Result<database::ScanResult, FunctionError> {
+        let mut request = self.request;
+        request.limit = limit;
+        request.after = after;
+        with_txn(&self.txn, async |t| t.scan(request).await).await
+    }
+
+    /// All matching documents.
+    pub async fn collect(self) -> Result<Vec<Document>, FunctionError> {
+        Ok(self.run(None, None).await?.documents.into_iter().map(Document).collect())
+    }
+
+    /// The first `n` matching documents.
+    pub async fn take(self, n: usize) -> Result<Vec<Document>, FunctionError> {
+        Ok(self.run(Some(n), None).await?.documents.into_iter().map(Document).collect())
+    }
+
+    /// The first matching document, if any.
+    pub async fn first(self) -> Result<Option<Document>, FunctionError> {
+        Ok(self.run(Some(1), None).await?.documents.into_iter().next().map(Document))
+    }
+
+    /// The only matching document; an error if there is more than one.
+    pub async fn unique(self) -> Result<Option<Document>, FunctionError> {
+        let table = self.request.table.clone();
+        let mut docs = self.run(Some(2), None).await?.documents;
+        if docs.len() > 1 {
+            return Err(FunctionError::msg(format!("unique() query on table {table:?} returned more than one result")));
+        }
+        Ok(docs.pop().map(Document))
+    }
+
+    /// One page of results after `cursor` (`None` = from the start).
+    pub async fn paginate(self, options: PaginationOptions) -> Result<PaginationResult, FunctionError> {
+        let n = options.num_items;
+        if !(n.is_finite() && n >= 1.0) {
+            return Err(FunctionError::msg(format!("paginationOpts.numItems must be a positive number, got {n}")));
+        }
+        let after = match options.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(decode_cursor(c)?),
+        };
+        let result = self.run(Some(n as usize), after.clone()).await?;
+        let last = result.last_key.or(after).unwrap_or_default();
+        Ok(PaginationResult {
+            page: result.documents.into_iter().map(Document).collect(),
+            is_done: result.done,
+            continue_cursor: encode_cursor(&last),
+        })
+    }
+}
+
+fn encode_cursor(key: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+}
+
+fn decode_cursor(cursor: &str) -> Result<Vec<u8>, FunctionError> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| FunctionError::msg(format!("invalid pagination cursor {cursor:?}")))
+}

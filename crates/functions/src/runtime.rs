@@ -1,0 +1,360 @@
+//! Executes registered functions: argument/return validation, one transaction per query or mutation (mutations
+//! retried on OCC conflicts), actions and HTTP actions, error shaping and log lines.
+
+use crate::app::{App, FunctionDefinition, FunctionKind, Handler, Visibility};
+use crate::context::{
+    ActionCtx, Auth, Common, DatabaseReader, DatabaseWriter, LogSink, MutationCtx, QueryCtx, SharedTxn,
+};
+use crate::error::FunctionFailure;
+use crate::http_router::{apply_cors, HttpRequest, HttpResponse};
+use crate::path::FunctionPath;
+use crate::{FunctionError, UserIdentity};
+use database::{Database, ReadSet, Timestamp, Transaction};
+use parking_lot::RwLock;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use value::Value;
+
+/// How many times a mutation is re-run after optimistic-concurrency conflicts before giving up.
+const MAX_MUTATION_ATTEMPTS: u32 = 32;
+
+/// The result of running one function, in the shape both transports need.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub result: Result<Value, FunctionFailure>,
+    pub log_lines: Vec<String>,
+    /// Commit timestamp (mutations) or snapshot timestamp (queries).
+    pub ts: Option<Timestamp>,
+    /// What a query read (for subscriptions).
+    pub reads: Option<ReadSet>,
+}
+
+/// Who is calling.
+#[derive(Clone, Default)]
+pub struct Caller {
+    pub identity: Option<Arc<UserIdentity>>,
+    /// Internal callers (other functions, the server itself) may call internal functions.
+    pub internal: bool,
+}
+
+impl Caller {
+    pub fn public(identity: Option<Arc<UserIdentity>>) -> Self {
+        Caller { identity, internal: false }
+    }
+}
+
+pub struct Runtime {
+    db: Database,
+    functions: BTreeMap<FunctionPath, FunctionDefinition>,
+    http: crate::http_router::HttpRouter,
+    env: RwLock<Arc<BTreeMap<String, String>>>,
+}
+
+impl Runtime {
+    /// Builds the runtime; fails with every registration mistake of the app.
+    pub fn new(db: Database, app: App, env: BTreeMap<String, String>) -> Result<Arc<Runtime>, String> {
+        if !app.errors.is_empty() {
+            return Err(app.errors.join("; "));
+        }
+        Ok(Arc::new(Runtime { db, functions: app.functions, http: app.http, env: RwLock::new(Arc::new(env)) }))
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Replaces the deployment environment variables functions see.
+    pub fn set_env(&self, env: BTreeMap<String, String>) {
+        *self.env.write() = Arc::new(env);
+    }
+
+    pub fn env(&self) -> Arc<BTreeMap<String, String>> {
+        self.env.read().clone()
+    }
+
+    /// A fresh request id (16 hex digits), as Convex error messages carry.
+    pub fn request_id(&self) -> String {
+        let mut bytes = [0u8; 8];
+        self.db.entropy().fill(&mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The definition a client path names, if it exists and is visible to the caller.
+    pub fn lookup(&self, path: &str, caller: &Caller) -> Result<&FunctionDefinition, String> {
+        let parsed = FunctionPath::parse(path)?;
+        match self.functions.get(&parsed) {
+            Some(def) if def.visibility == Visibility::Public || caller.internal => Ok(def),
+            _ => Err(format!(
+                "Could not find public function for '{parsed}'. Did you forget to run `npx convex dev` or `npx convex deploy`?"
+            )),
+        }
+    }
+
+    fn common(&self, logs: &LogSink) -> Common {
+        Common { env: self.env(), logs: logs.clone() }
+    }
+
+    /// Runs a function by path. `expected` is the kind the endpoint asks for (`None` = any, for `/api/function`).
+    /// The path must already be valid (see [`FunctionPath::parse`]); an unknown function is a function error.
+    pub async fn run(
+        self: &Arc<Self>,
+        path: &str,
+        args: Value,
+        caller: Caller,
+        expected: Option<FunctionKind>,
+    ) -> Outcome {
+        let request_id = self.request_id();
+        let failure = |message: String| Outcome {
+            result: Err(FunctionFailure::system(&request_id, &message)),
+            log_lines: Vec::new(),
+            ts: None,
+            reads: None,
+        };
+        let def = match self.lookup(path, &caller) {
+            Ok(def) => def.clone(),
+            Err(message) => return failure(message),
+        };
+        if let Some(kind) = expected {
+            if def.kind() != kind {
+                return failure(format!(
+                    "Trying to execute {} as {}, but it is defined as {}.",
+                    def.path,
+                    capitalize(kind.name()),
+                    capitalize(def.kind().name())
+                ));
+            }
+        }
+        let logs = LogSink::default();
+        let (result, ts, reads) = self.execute(&def, args, &caller, &logs).await;
+        Outcome {
+            result: result.map_err(|e| FunctionFailure::from_error(&request_id, &e)),
+            log_lines: logs.take(),
+            ts,
+            reads,
+        }
+    }
+
+    async fn execute(
+        self: &Arc<Self>,
+        def: &FunctionDefinition,
+        args: Value,
+        caller: &Caller,
+        logs: &LogSink,
+    ) -> (Result<Value, FunctionError>, Option<Timestamp>, Option<ReadSet>) {
+        if !matches!(args, Value::Object(_)) {
+            return (Err(FunctionError::msg("ArgumentValidationError: arguments must be an object")), None, None);
+        }
+        if let Err(e) = value::limits::check_value(&args) {
+            return (Err(FunctionError::msg(format!("ArgumentValidationError: {e}"))), None, None);
+        }
+        match &def.handler {
+            Handler::Query(handler) => {
+                let txn = match self.db.begin(true).await {
+                    Ok(t) => t,
+                    Err(e) => return (Err(e.into()), None, None),
+                };
+                if let Err(e) = self.check_args(def, &args, &txn) {
+                    return (Err(e), None, None);
+                }
+                let ts = txn.ts();
+                let shared: SharedTxn = Arc::new(tokio::sync::Mutex::new(Some(txn)));
+                let ctx = QueryCtx {
+                    db: DatabaseReader { txn: shared.clone() },
+                    auth: Auth::new(caller.identity.clone()),
+                    common: self.common(logs),
+                };
+                let result = handler(ctx, args).await;
+                let mut txn = shared.lock().await.take();
+                let reads = txn.as_mut().map(Transaction::take_read_set);
+                let result = result.and_then(|v| self.check_returns(def, v, txn.as_ref()));
+                (result, Some(ts), reads)
+            }
+            Handler::Mutation(handler) => {
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    let txn = match self.db.begin(false).await {
+                        Ok(t) => t,
+                        Err(e) => return (Err(e.into()), None, None),
+                    };
+                    if let Err(e) = self.check_args(def, &args, &txn) {
+                        return (Err(e), None, None);
+                    }
+                    let shared: SharedTxn = Arc::new(tokio::sync::Mutex::new(Some(txn)));
+                    let attempt_logs = LogSink::default();
+                    let ctx = MutationCtx {
+                        db: DatabaseWriter::new(shared.clone()),
+                        auth: Auth::new(caller.identity.clone()),
+                        common: self.common(&attempt_logs),
+                    };
+                    let result = handler(ctx, args.clone()).await;
+                    let txn = shared.lock().await.take();
+                    let outcome = match (result, txn) {
+                        (Ok(v), Some(txn)) => match self.check_returns(def, v, Some(&txn)) {
+                            Ok(v) => match self.db.commit(txn).await {
+                                Ok(ts) => Ok((v, ts)),
+                                Err(e) => Err(FunctionError::from(e)),
+                            },
+                            Err(e) => Err(e),
+                        },
+                        (Ok(_), None) => Err(FunctionError::internal("mutation transaction vanished")),
+                        (Err(e), _) => Err(e),
+                    };
+                    match outcome {
+                        Err(e) if e.is_conflict() && attempt < MAX_MUTATION_ATTEMPTS => {
+                            tracing::debug!(path = %def.path, attempt, "mutation conflicted; retrying");
+                            let backoff = Duration::from_micros(200 * u64::from(attempt.min(20)));
+                            tokio::time::sleep(backoff).await;
+                            continue;
+                        }
+                        Err(e) => {
+                            for line in attempt_logs.take() {
+                                logs.0.lock().push(line);
+                            }
+                            return (Err(e), None, None);
+                        }
+                        Ok((v, ts)) => {
+                            for line in attempt_logs.take() {
+                                logs.0.lock().push(line);
+                            }
+                            return (Ok(v), Some(ts), None);
+                        }
+                    }
+                }
+            }
+            Handler::Action(handler) => {
+                if let Some(validator) = &def.args {
+                    if let Err(e) = validator.check(&args, &|_| None) {
+                        return (Err(FunctionError::msg(format!("ArgumentValidationError: {e}"))), None, None);
+                    }
+                }
+                let ctx = ActionCtx {
+                    auth: Auth::new(caller.identity.clone()),
+                    runtime: self.clone(),
+                    common: self.common(logs),
+                };
+                let result = handler(ctx, args).await;
+                let result = result.and_then(|v| self.check_returns(def, v, None));
+                (result, None, None)
+            }
+        }
+    }
+
+    fn check_args(&self, def: &FunctionDefinition, args: &Value, txn: &Transaction) -> Result<(), FunctionError> {
+        let Some(validator) = &def.args else { return Ok(()) };
+        let id_table = |s: &str| value::DocumentId::parse(s).ok().and_then(|id| txn.table_name_of(&id));
+        validator.check(args, &id_table).map_err(|e| FunctionError::msg(format!("ArgumentValidationError: {e}")))
+    }
+
+    fn check_returns(
+        &self,
+        def: &FunctionDefinition,
+        value: Value,
+        txn: Option<&Transaction>,
+    ) -> Result<Value, FunctionError> {
+        value::limits::check_value(&value)
+            .map_err(|e| FunctionError::msg(format!("function result is too large: {e}")))?;
+        let Some(validator) = &def.returns else { return Ok(value) };
+        let id_table = |s: &str| {
+            let id = value::DocumentId::parse(s).ok()?;
+            txn.and_then(|t| t.table_name_of(&id))
+        };
+        validator.check(&value, &id_table).map_err(|e| FunctionError::msg(format!("ReturnsValidationError: {e}")))?;
+        Ok(value)
+    }
+
+    /// `ctx.runQuery` & co. from inside an action: internal access, errors re-raised in the caller.
+    pub(crate) async fn call_from_action(
+        self: &Arc<Self>,
+        kind: FunctionKind,
+        path: &str,
+        args: Value,
+        identity: Option<Arc<UserIdentity>>,
+        logs: &LogSink,
+    ) -> Result<Value, FunctionError> {
+        let caller = Caller { identity, internal: true };
+        let def = self.lookup(path, &caller).map_err(FunctionError::msg)?.clone();
+        if def.kind() != kind {
+            return Err(FunctionError::msg(format!(
+                "Trying to execute {} as {}, but it is defined as {}.",
+                def.path,
+                capitalize(kind.name()),
+                capitalize(def.kind().name())
+            )));
+        }
+        let (result, _, _) = Box::pin(self.execute(&def, args, &caller, logs)).await;
+        result
+    }
+
+    /// Serves an HTTP action on the site origin.
+    pub async fn handle_http(
+        self: &Arc<Self>,
+        request: HttpRequest,
+        identity: Option<Arc<UserIdentity>>,
+    ) -> HttpResponse {
+        let origin = header(&request, "origin");
+        let preflight_method = header(&request, "access-control-request-method");
+        let is_head = request.method() == http::Method::HEAD;
+        let (handler, cors) = match self.http.route(
+            request.method(),
+            request.uri().path(),
+            origin.as_deref(),
+            preflight_method.as_deref(),
+        ) {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+        let request_id = self.request_id();
+        let logs = LogSink::default();
+        let caller = Caller { identity, internal: false };
+        let ctx =
+            ActionCtx { auth: Auth::new(caller.identity.clone()), runtime: self.clone(), common: self.common(&logs) };
+        let mut response = match handler(ctx, request).await {
+            Ok(r) => r,
+            Err(e) => {
+                let failure = FunctionFailure::from_error(&request_id, &e);
+                let mut body = serde_json::json!({ "code": failure.message.replacen("\n", ": ", 1) });
+                if let Some(data) = &failure.data {
+                    body["data"] = value::json::to_json(data);
+                }
+                let mut r = HttpResponse::new(body.to_string().into());
+                *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+                r
+            }
+        };
+        for line in logs.take() {
+            tracing::info!(target: "authvex::http_action", "{line}");
+        }
+        if let Some(cors) = cors {
+            apply_cors(&cors, origin.as_deref(), &mut response);
+        }
+        if is_head {
+            *response.body_mut() = bytes::Bytes::new();
+        }
+        response
+    }
+
+    /// Whether any HTTP route is registered.
+    pub fn has_http_routes(&self) -> bool {
+        !self.http.is_empty()
+    }
+
+    /// Registered functions, for codegen and listings.
+    pub fn functions(&self) -> impl Iterator<Item = &FunctionDefinition> {
+        self.functions.values()
+    }
+}
+
+fn header(request: &HttpRequest, name: &str) -> Option<String> {
+    request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,237 @@
+//! Runtime behaviour on the in-memory backend.
+
+use crate::*;
+use database::{Database, DatabaseConfig, ManualClock, Schema, SeededEntropy, TableDefinition};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use value::{obj, v, Value};
+
+async fn runtime(app: App) -> Arc<Runtime> {
+    let config = DatabaseConfig::new(
+        app.schema_ref().clone(),
+        Arc::new(ManualClock::new(1_700_000_000_000_000_000)),
+        Arc::new(SeededEntropy::new(1)),
+    );
+    let db = Database::open(Arc::new(storage::MemoryPersistence::new()), config).await.unwrap();
+    let env = BTreeMap::from([("GREETING".to_string(), "hello".to_string())]);
+    Runtime::new(db, app, env).unwrap()
+}
+
+fn counter_app() -> App {
+    let mut app = App::new();
+    app.schema(Schema::new().table("counters", TableDefinition::new()).table("log", TableDefinition::new()));
+    app.mutation("counter:create", |ctx: MutationCtx, _: Value| async move {
+        Ok(ctx.db.insert("counters", obj! {"n" => 0i64}).await?.to_string())
+    });
+    app.mutation("counter:increment", |ctx: MutationCtx, args: Value| async move {
+        let id = args.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let doc = ctx.db.get(&id).await?.ok_or("no counter")?;
+        let n = doc.get("n").and_then(|v| v.as_i64()).unwrap_or(0);
+        tokio::task::yield_now().await;
+        ctx.db.patch(&id, obj! {"n" => n + 1}).await?;
+        Ok(n + 1)
+    });
+    app.query("counter:get", |ctx: QueryCtx, args: Value| async move {
+        let id = args.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        ctx.log("reading");
+        Ok(ctx.db.get(&id).await?.and_then(|d| d.get("n").cloned()))
+    });
+    app.mutation("log:writeThenFail", |ctx: MutationCtx, _: Value| async move {
+        ctx.db.insert("log", obj! {"x" => 1.0}).await?;
+        Err::<(), _>(FunctionError::convex(obj! {"code" => "NOPE"}))
+    });
+    app.query(
+        "log:count",
+        |ctx: QueryCtx, _: Value| async move { Ok(ctx.db.query("log").collect().await?.len() as i64) },
+    );
+    app.query("secret:get", |_: QueryCtx, _: Value| async move { Ok("secret") }).internal();
+    app.query("env:get", |ctx: QueryCtx, _: Value| async move { Ok(ctx.env("GREETING")) });
+    app.query("typed:add", |_: QueryCtx, args: AddArgs| async move { Ok(args.a + args.b) })
+        .args(v::object([("a", v::number()), ("b", v::number())]))
+        .returns(v::number());
+    app.query("typed:badReturn", |_: QueryCtx, _: Value| async move { Ok("not a number") }).returns(v::number());
+    app.action("act:viaQueries", |ctx: ActionCtx, args: Value| async move {
+        let created = ctx.run_mutation("counter:create", obj! {}).await?;
+        let id = created.as_str().unwrap_or_default().to_string();
+        let times = args.get("times").and_then(|v| v.as_f64()).unwrap_or(0.0) as usize;
+        for _ in 0..times {
+            ctx.run_mutation("counter:increment", obj! {"id" => id.clone()}).await?;
+        }
+        let secret = ctx.run_query("secret:get", obj! {}).await?;
+        let n = ctx.run_query("counter:get", obj! {"id" => id}).await?;
+        Ok(obj! {"n" => n, "secret" => secret})
+    });
+    app
+}
+
+#[derive(serde::Deserialize)]
+struct AddArgs {
+    a: f64,
+    b: f64,
+}
+
+async fn call(rt: &Arc<Runtime>, path: &str, args: Value, kind: Option<FunctionKind>) -> Outcome {
+    rt.run(path, args, Caller::public(None), kind).await
+}
+
+#[tokio::test]
+async fn both_path_forms_reach_the_same_function() {
+    let rt = runtime(counter_app()).await;
+    for path in ["env:get", "env.js:get"] {
+        let out = call(&rt, path, obj! {}, Some(FunctionKind::Query)).await;
+        assert_eq!(out.result.unwrap(), Value::from("hello"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_wrong_kind_and_internal_functions_are_function_errors() {
+    let rt = runtime(counter_app()).await;
+    let out = call(&rt, "no/such:fn", obj! {}, Some(FunctionKind::Query)).await;
+    let message = out.result.unwrap_err().message;
+    assert!(message.starts_with("[Request ID: "), "{message}");
+    assert!(message.contains("Could not find public function for 'no/such:fn'"), "{message}");
+    let out = call(&rt, "secret:get", obj! {}, Some(FunctionKind::Query)).await;
+    assert!(out.result.unwrap_err().message.contains("Could not find public function"));
+    let out = call(&rt, "env:get", obj! {}, Some(FunctionKind::Mutation)).await;
+    assert!(out
+        .result
+        .unwrap_err()
+        .message
+        .contains("Trying to execute env:get as Mutation, but it is defined as Query."));
+}
+
+#[tokio::test]
+async fn failed_mutations_write_nothing_and_carry_convex_error_data() {
+    let rt = runtime(counter_app()).await;
+    let out = call(&rt, "log:writeThenFail", obj! {}, None).await;
+    let failure = out.result.unwrap_err();
+    assert_eq!(failure.data, Some(obj! {"code" => "NOPE"}));
+    assert!(failure.message.ends_with("Uncaught ConvexError: {\"code\":\"NOPE\"}"), "{}", failure.message);
+    assert!(out.ts.is_none());
+    let count = call(&rt, "log:count", obj! {}, None).await.result.unwrap();
+    assert_eq!(count, Value::Int64(0));
+}
+
+#[tokio::test]
+async fn concurrent_mutations_are_serializable_through_retries() {
+    let rt = runtime(counter_app()).await;
+    let id = call(&rt, "counter:create", obj! {}, None).await.result.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..24 {
+        let rt = rt.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move { call(&rt, "counter:increment", obj! {"id" => id}, None).await }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap().result.unwrap().as_i64().unwrap());
+    }
+    results.sort();
+    assert_eq!(results, (1..=24).collect::<Vec<i64>>(), "every increment saw a distinct serial state");
+    let out = call(&rt, "counter:get", obj! {"id" => id}, None).await;
+    assert_eq!(out.result.unwrap(), Value::Int64(24));
+    assert_eq!(out.log_lines, vec!["[LOG] 'reading'".to_string()]);
+}
+
+#[tokio::test]
+async fn validators_check_arguments_and_returns() {
+    let rt = runtime(counter_app()).await;
+    let ok = call(&rt, "typed:add", obj! {"a" => 1.5, "b" => 2.0}, None).await;
+    assert_eq!(ok.result.unwrap(), Value::Float64(3.5));
+    let bad = call(&rt, "typed:add", obj! {"a" => "1", "b" => 2.0}, None).await;
+    let message = bad.result.unwrap_err().message;
+    assert!(message.contains("ArgumentValidationError"), "{message}");
+    let extra = call(&rt, "typed:add", obj! {"a" => 1.0, "b" => 2.0, "c" => 3.0}, None).await;
+    assert!(extra.result.unwrap_err().message.contains("ArgumentValidationError"));
+    let ret = call(&rt, "typed:badReturn", obj! {}, None).await;
+    assert!(ret.result.unwrap_err().message.contains("ReturnsValidationError"));
+    let not_object = call(&rt, "typed:add", Value::Array(vec![]), None).await;
+    assert!(not_object.result.unwrap_err().message.contains("arguments must be an object"));
+}
+
+#[tokio::test]
+async fn actions_run_queries_and_mutations_including_internal_ones() {
+    let rt = runtime(counter_app()).await;
+    let out = call(&rt, "act:viaQueries", obj! {"times" => 3.0}, Some(FunctionKind::Action)).await;
+    assert_eq!(out.result.unwrap(), obj! {"n" => 3i64, "secret" => "secret"});
+    assert!(out.log_lines.contains(&"[LOG] 'reading'".to_string()), "{:?}", out.log_lines);
+}
+
+fn http_app() -> App {
+    let mut app = App::new();
+    app.route(http::Method::GET, "/hello", |ctx: ActionCtx, req: HttpRequest| async move {
+        let body = format!("hello {} {}", req.uri().query().unwrap_or(""), ctx.env("GREETING").unwrap_or_default());
+        Ok(HttpResponse::new(body.into()))
+    });
+    app.route_prefix(http::Method::GET, "/files/", |_, req: HttpRequest| async move {
+        Ok(HttpResponse::new(format!("short {}", req.uri().path()).into()))
+    });
+    app.route_prefix(http::Method::GET, "/files/deep/", |_, req: HttpRequest| async move {
+        Ok(HttpResponse::new(format!("deep {}", req.uri().path()).into()))
+    });
+    app.route(http::Method::POST, "/fail", |_, _| async move { Err::<HttpResponse, _>(FunctionError::msg("boom")) });
+    app.route(http::Method::POST, "/cors", |_, _| async move { Ok(HttpResponse::new("ok".into())) })
+        .cors(CorsConfig::origins(&["http://app.example"]));
+    app
+}
+
+fn request(method: http::Method, uri: &str, headers: &[(&str, &str)]) -> HttpRequest {
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    builder.body(bytes::Bytes::new()).unwrap()
+}
+
+#[tokio::test]
+async fn http_routes_match_exact_then_longest_prefix() {
+    let rt = runtime(http_app()).await;
+    let r = rt.handle_http(request(http::Method::GET, "/hello?x=1", &[]), None).await;
+    assert_eq!(r.body(), "hello x=1 hello");
+    let r = rt.handle_http(request(http::Method::GET, "/files/deep/a.txt", &[]), None).await;
+    assert_eq!(r.body(), "deep /files/deep/a.txt");
+    let r = rt.handle_http(request(http::Method::GET, "/files/a.txt", &[]), None).await;
+    assert_eq!(r.body(), "short /files/a.txt");
+    let r = rt.handle_http(request(http::Method::HEAD, "/hello", &[]), None).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.body().is_empty(), "HEAD drops the body");
+    let r = rt.handle_http(request(http::Method::POST, "/hello", &[]), None).await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.body(), "No HttpAction routed for /hello");
+    let r = rt.handle_http(request(http::Method::POST, "/fail", &[]), None).await;
+    assert_eq!(r.status(), 500);
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert!(body["code"].as_str().unwrap().contains("Server Error: Uncaught Error: boom"), "{body}");
+}
+
+#[tokio::test]
+async fn cors_is_opt_in_per_route() {
+    let rt = runtime(http_app()).await;
+    let pre = rt
+        .handle_http(
+            request(
+                http::Method::OPTIONS,
+                "/cors",
+                &[("origin", "http://app.example"), ("access-control-request-method", "POST")],
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(pre.status(), 204);
+    assert_eq!(pre.headers()["access-control-allow-origin"], "http://app.example");
+    assert_eq!(pre.headers()["access-control-allow-credentials"], "true");
+    let r = rt.handle_http(request(http::Method::POST, "/cors", &[("origin", "http://evil.example")]), None).await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = rt.handle_http(request(http::Method::GET, "/hello", &[("origin", "http://app.example")]), None).await;
+    assert!(r.headers().get("access-control-allow-origin").is_none(), "routes without cors get no CORS headers");
+}
+
+#[test]
+fn registration_mistakes_are_reported_at_start() {
+    let mut app = App::new();
+    app.query("bad path!", |_: QueryCtx, _: Value| async move { Ok(()) });
+    app.query("m:f", |_: QueryCtx, _: Value| async move { Ok(()) });
+    app.query("m.js:f", |_: QueryCtx, _: Value| async move { Ok(()) });
+    app.route(http::Method::GET, "no-slash", |_, _| async move { Ok(HttpResponse::new("".into())) });
+    assert_eq!(app.errors.len(), 3, "{:?}", app.errors);
+}

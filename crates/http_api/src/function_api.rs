@@ -1,0 +1,351 @@
+//! The Convex HTTP API: `/api/query`, `/api/mutation`, `/api/action`, `/api/function`, `/api/run/*`,
+//! `/api/query_ts`, `/api/query_at_ts`, `/api/query_batch`.
+
+use crate::identity::bearer_token;
+use crate::{ApiError, ApiState};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use database::Timestamp;
+use functions::path::FunctionPath;
+use functions::{Caller, FunctionKind, Outcome};
+use http::HeaderMap;
+use serde::Deserialize;
+use std::sync::Arc;
+use value::{json, Value};
+
+/// Output encodings (`format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// `convex_encoded_json` / `convex_json`: lossless Convex JSON.
+    Encoded,
+    /// `json` / `convex_clean_json`: plain JSON (int64 as strings, bytes as base64).
+    Clean,
+}
+
+impl Format {
+    fn parse(format: Option<&str>) -> Result<Self, ApiError> {
+        match format {
+            None | Some("json") | Some("convex_clean_json") => Ok(Format::Clean),
+            Some("convex_encoded_json") | Some("convex_json") | Some("export_json") => Ok(Format::Encoded),
+            Some(other) => Err(ApiError::bad_request("BadFormat", format!("unsupported format {other:?}"))),
+        }
+    }
+
+    fn encode(self, v: &Value) -> serde_json::Value {
+        match self {
+            Format::Encoded => json::to_json(v),
+            Format::Clean => json::to_clean_json(v),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct FunctionRequest {
+    path: String,
+    #[serde(default)]
+    args: Option<serde_json::Value>,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    ts: Option<String>,
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("BadJsonBody", "the request body is empty; expected a JSON object"));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("BadJsonBody", format!("invalid JSON body: {e}")))
+}
+
+/// Arguments arrive as an object or as the legacy one-element array `[{...}]`.
+fn parse_args(args: Option<serde_json::Value>) -> Result<Value, ApiError> {
+    let args = match args {
+        None | Some(serde_json::Value::Null) => return Ok(Value::Object(Default::default())),
+        Some(serde_json::Value::Array(mut items)) => {
+            if items.len() != 1 {
+                return Err(ApiError::bad_request(
+                    "InvalidArgs",
+                    format!("args must be an object or an array holding one object, got an array of {}", items.len()),
+                ));
+            }
+            items.remove(0)
+        }
+        Some(other) => other,
+    };
+    let value =
+        json::from_json(args).map_err(|e| ApiError::bad_request("InvalidArgs", format!("invalid args: {e}")))?;
+    if !matches!(value, Value::Object(_)) {
+        return Err(ApiError::bad_request("InvalidArgs", format!("args must be an object, got {}", value.type_name())));
+    }
+    Ok(value)
+}
+
+fn parse_path(path: &str) -> Result<(), ApiError> {
+    FunctionPath::parse(path).map(|_| ()).map_err(|e| ApiError::bad_request("BadConvexFunctionIdentifier", e))
+}
+
+async fn caller(state: &ApiState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    match bearer_token(headers) {
+        Ok(None) => Ok(Caller::public(None)),
+        Ok(Some(token)) => match state.auth.verify(&token).await {
+            Ok(identity) => Ok(Caller::public(Some(Arc::new(identity)))),
+            Err(e) => Err(ApiError::unauthorized(e.code, e.message)),
+        },
+        Err(e) => Err(ApiError::unauthorized(e.code, e.message)),
+    }
+}
+
+fn outcome_response(outcome: &Outcome, format: Format) -> Response {
+    let body = match &outcome.result {
+        Ok(v) => serde_json::json!({
+            "status": "success",
+            "value": format.encode(v),
+            "logLines": outcome.log_lines,
+        }),
+        Err(failure) => {
+            let mut body = serde_json::json!({
+                "status": "error",
+                "errorMessage": failure.message,
+                "logLines": outcome.log_lines,
+            });
+            if let Some(data) = &failure.data {
+                body["errorData"] = format.encode(data);
+            }
+            body
+        }
+    };
+    Json(body).into_response()
+}
+
+async fn run(
+    state: &ApiState,
+    headers: &HeaderMap,
+    request: FunctionRequest,
+    kind: Option<FunctionKind>,
+) -> Result<Response, ApiError> {
+    let format = Format::parse(request.format.as_deref())?;
+    parse_path(&request.path)?;
+    let args = parse_args(request.args)?;
+    let caller = caller(state, headers).await?;
+    let outcome = state.runtime.run(&request.path, args, caller, kind).await;
+    Ok(outcome_response(&outcome, format))
+}
+
+pub(crate) async fn query(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, parse_body(&body)?, Some(FunctionKind::Query)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct QueryParams {
+    path: String,
+    #[serde(default)]
+    args: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /api/query?path=…&args=<JSON>&format=…`
+pub(crate) async fn query_get(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(params): Query<QueryParams>,
+) -> Result<Response, ApiError> {
+    let args = match params.args.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            serde_json::from_str(text)
+                .map_err(|e| ApiError::bad_request("BadJsonBody", format!("invalid JSON in args: {e}")))?,
+        ),
+    };
+    let request = FunctionRequest { path: params.path, args, format: params.format, ts: None };
+    run(&state, &headers, request, Some(FunctionKind::Query)).await
+}
+
+pub(crate) async fn mutation(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, parse_body(&body)?, Some(FunctionKind::Mutation)).await
+}
+
+pub(crate) async fn action(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, parse_body(&body)?, Some(FunctionKind::Action)).await
+}
+
+/// `/api/function`: any kind, args as an object.
+pub(crate) async fn function(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: FunctionRequest = parse_body(&body)?;
+    run(&state, &headers, request, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct RunRequest {
+    #[serde(default)]
+    args: Option<serde_json::Value>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `/api/run/<dir>/<module>/<function>`: the path from the URL, body `{args, format?}`.
+pub(crate) async fn run_by_url(
+    State(state): State<ApiState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let Some((function, module)) = segments.split_last().filter(|(_, m)| !m.is_empty()) else {
+        return Err(ApiError::bad_request(
+            "MissingIdentifier",
+            "the URL must name a module and a function: /api/run/<module>/<function>",
+        ));
+    };
+    let request: RunRequest =
+        if body.is_empty() { RunRequest { args: None, format: None } } else { parse_body(&body)? };
+    let request = FunctionRequest {
+        path: format!("{}:{}", module.join("/"), function),
+        args: request.args,
+        format: request.format,
+        ts: None,
+    };
+    run(&state, &headers, request, None).await
+}
+
+fn encode_ts(ts: Timestamp) -> String {
+    base64::engine::general_purpose::STANDARD.encode(ts.0.to_le_bytes())
+}
+
+fn decode_ts(text: &str) -> Result<Timestamp, ApiError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| ApiError::bad_request("InvalidTimestamp", format!("invalid timestamp {text:?}")))?;
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| ApiError::bad_request("InvalidTimestamp", format!("timestamp {text:?} is not 8 bytes")))?;
+    Ok(Timestamp(u64::from_le_bytes(array)))
+}
+
+pub(crate) async fn query_ts(State(state): State<ApiState>) -> Response {
+    Json(serde_json::json!({ "ts": encode_ts(state.runtime.database().latest_ts()) })).into_response()
+}
+
+/// Whether a query that read `outcome.reads` at `outcome.ts` has the same result at the earlier `ts`: true when
+/// no commit in between wrote into its read set.
+fn valid_at(state: &ApiState, outcome: &Outcome, ts: Timestamp) -> bool {
+    let (Some(reads), Some(ran_at)) = (&outcome.reads, outcome.ts) else { return true };
+    if ran_at <= ts {
+        return true;
+    }
+    match state.runtime.database().commits_since(ts) {
+        Some(commits) => !commits.iter().filter(|c| c.ts <= ran_at).any(|c| c.writes.overlaps(reads)),
+        None => false,
+    }
+}
+
+pub(crate) async fn query_at_ts(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: FunctionRequest = parse_body(&body)?;
+    let ts = decode_ts(request.ts.as_deref().unwrap_or_default())?;
+    let latest = state.runtime.database().latest_ts();
+    if ts > latest {
+        return Err(ApiError::bad_request("InvalidTimestamp", "the timestamp is in the future of this deployment"));
+    }
+    let format = Format::parse(request.format.as_deref())?;
+    parse_path(&request.path)?;
+    let args = parse_args(request.args)?;
+    let caller = caller(&state, &headers).await?;
+    let outcome = state.runtime.run(&request.path, args, caller, Some(FunctionKind::Query)).await;
+    if !valid_at(&state, &outcome, ts) {
+        return Err(ApiError::bad_request(
+            "TimestampTooOld",
+            "the data this query reads changed after the requested timestamp; request a new timestamp",
+        ));
+    }
+    Ok(outcome_response(&outcome, format))
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchRequest {
+    queries: Vec<FunctionRequest>,
+}
+
+/// Runs several queries and answers them as of one timestamp (retrying when a commit lands in between).
+pub(crate) async fn query_batch(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let batch: BatchRequest = parse_body(&body)?;
+    let caller = caller(&state, &headers).await?;
+    let mut prepared = Vec::with_capacity(batch.queries.len());
+    for q in batch.queries {
+        let format = Format::parse(q.format.as_deref())?;
+        parse_path(&q.path)?;
+        prepared.push((q.path, parse_args(q.args)?, format));
+    }
+    for _ in 0..8 {
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for (path, args, format) in &prepared {
+            let outcome = state.runtime.run(path, args.clone(), caller.clone(), Some(FunctionKind::Query)).await;
+            outcomes.push((outcome, *format));
+        }
+        let Some(common) = outcomes.iter().filter_map(|(o, _)| o.ts).max() else {
+            return Ok(Json(serde_json::json!({ "results": [] })).into_response());
+        };
+        // Every result must still hold at the latest snapshot any of them used.
+        let consistent = outcomes.iter().all(|(o, _)| match o.ts {
+            Some(ts) if ts < common => {
+                let reads_hold = match (&o.reads, state.runtime.database().commits_since(ts)) {
+                    (Some(reads), Some(commits)) => {
+                        !commits.iter().filter(|c| c.ts <= common).any(|c| c.writes.overlaps(reads))
+                    }
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                };
+                reads_hold
+            }
+            _ => true,
+        });
+        if consistent {
+            let results: Vec<serde_json::Value> = outcomes
+                .iter()
+                .map(|(o, f)| match &o.result {
+                    Ok(v) => serde_json::json!({"status": "success", "value": f.encode(v), "logLines": o.log_lines}),
+                    Err(e) => {
+                        let mut body =
+                            serde_json::json!({"status": "error", "errorMessage": e.message, "logLines": o.log_lines});
+                        if let Some(d) = &e.data {
+                            body["errorData"] = f.encode(d);
+                        }
+                        body
+                    }
+                })
+                .collect();
+            return Ok(Json(serde_json::json!({ "results": results, "ts": encode_ts(common) })).into_response());
+        }
+    }
+    Err(ApiError::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "OptimisticConcurrencyControlFailure",
+        "the data kept changing while the batch ran; retry",
+    ))
+}

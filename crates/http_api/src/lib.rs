@@ -1,0 +1,119 @@
+//! HTTP surface of a deployment.
+//!
+//! * [`api_router`]: the API origin (Convex "cloud URL"): `/version`, the Convex HTTP API under `/api/*` with
+//!   permissive CORS, and HTTP actions under `/http/*`.
+//! * [`site_router`]: the site origin (Convex "site URL"): HTTP actions at their own paths.
+//!
+//! This is the only crate that maps outcomes to status codes and JSON bodies.
+
+mod error;
+mod function_api;
+mod identity;
+
+pub use error::ApiError;
+pub use identity::{AuthVerifier, NoAuthProviders, VerifyError};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use functions::Runtime;
+use http::{HeaderValue, Method, StatusCode};
+use std::sync::Arc;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+/// Largest request body accepted (function arguments are capped at 16 MiB by the value limits).
+pub const MAX_BODY_BYTES: usize = 20 << 20;
+
+/// Shared state of the routers.
+#[derive(Clone)]
+pub struct ApiState {
+    pub runtime: Arc<Runtime>,
+    pub auth: Arc<dyn AuthVerifier>,
+    pub version: &'static str,
+}
+
+/// The API origin.
+pub fn api_router(state: ApiState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS, Method::PATCH, Method::DELETE, Method::PUT])
+        .allow_headers(AllowHeaders::mirror_request())
+        .max_age(std::time::Duration::from_secs(86_400));
+    let api = Router::new()
+        .route("/query", post(function_api::query).get(function_api::query_get))
+        .route("/mutation", post(function_api::mutation))
+        .route("/action", post(function_api::action))
+        .route("/function", post(function_api::function))
+        .route("/run/{*path}", post(function_api::run_by_url))
+        .route("/query_ts", post(function_api::query_ts))
+        .route("/query_at_ts", post(function_api::query_at_ts))
+        .route("/query_batch", post(function_api::query_batch))
+        .fallback(api_not_found)
+        .layer(cors);
+    Router::new()
+        .route("/version", get(version))
+        .nest("/api", api)
+        .route("/http/{*path}", any(http_action_under_prefix))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The site origin: every path goes to the app's HTTP routes.
+pub fn site_router(state: ApiState) -> Router {
+    Router::new().fallback(http_action).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
+}
+
+async fn version(State(state): State<ApiState>) -> impl IntoResponse {
+    ([(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], state.version)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such route")
+}
+
+async fn api_not_found(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("no such route: {} {}", request.method(), request.uri().path()),
+    )
+}
+
+/// `/http/<path>` on the API origin serves the same HTTP actions as the site origin (self-hosted Convex does too).
+async fn http_action_under_prefix(state: State<ApiState>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let stripped = path_and_query.strip_prefix("/http").unwrap_or(path_and_query);
+    let stripped = if stripped.starts_with('/') { stripped.to_string() } else { format!("/{stripped}") };
+    if let Ok(uri) = stripped.parse() {
+        parts.uri = uri;
+    }
+    http_action(state, Request::from_parts(parts, body)).await
+}
+
+async fn http_action(State(state): State<ApiState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "request body is too large")
+                .into_response()
+        }
+    };
+    // A bad token on an HTTP action does not reject the request: the action sees no identity.
+    let identity = match identity::bearer_token(&parts.headers) {
+        Ok(Some(token)) => state.auth.verify(&token).await.ok().map(Arc::new),
+        _ => None,
+    };
+    let request = http::Request::from_parts(parts, bytes);
+    let response = state.runtime.handle_http(request, identity).await;
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+//! A running deployment: storage opened, database and runtime built, the API and site origins bound.
+//! Used by the CLI and by black-box tests (which bind port 0).
+
+pub mod env_store;
+
+use database::{Database, DatabaseConfig, OsEntropy, SystemClock};
+use functions::{App, Runtime};
+use http_api::{ApiState, AuthVerifier, NoAuthProviders};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use storage::DynPersistence;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Where the deployment keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    /// Embedded SQLite in this folder (the default).
+    Sqlite { data_dir: PathBuf },
+    /// Nothing persisted (tests).
+    Memory,
+}
+
+/// Everything needed to start a deployment.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub storage: StorageConfig,
+    pub api_addr: SocketAddr,
+    pub site_addr: SocketAddr,
+    /// How often deployment env vars are re-read so `authvex env set` reaches running functions.
+    pub env_refresh: Duration,
+}
+
+impl ServerConfig {
+    pub fn sqlite(data_dir: impl Into<PathBuf>, api_port: u16, site_port: u16) -> Self {
+        ServerConfig {
+            storage: StorageConfig::Sqlite { data_dir: data_dir.into() },
+            api_addr: SocketAddr::from(([127, 0, 0, 1], api_port)),
+            site_addr: SocketAddr::from(([127, 0, 0, 1], site_port)),
+            env_refresh: Duration::from_secs(2),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot open storage: {0}")]
+    Storage(#[from] storage::StorageError),
+    #[error("cannot open the database: {0}")]
+    Database(#[from] database::DatabaseError),
+    #[error("the app is invalid: {0}")]
+    App(String),
+    #[error("cannot bind {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot create data folder {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Env(#[from] env_store::EnvError),
+}
+
+/// The SQLite file inside a data folder.
+pub fn sqlite_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("authvex.sqlite3")
+}
+
+/// Opens the configured storage.
+pub fn open_storage(config: &StorageConfig) -> Result<DynPersistence, ServerError> {
+    match config {
+        StorageConfig::Sqlite { data_dir } => {
+            std::fs::create_dir_all(data_dir)
+                .map_err(|source| ServerError::DataDir { path: data_dir.clone(), source })?;
+            Ok(Arc::new(storage_sqlite::SqlitePersistence::open(&sqlite_path(data_dir))?))
+        }
+        StorageConfig::Memory => Ok(Arc::new(storage::MemoryPersistence::new())),
+    }
+}
+
+/// A started deployment. Dropping it does not stop it; call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    pub api_url: String,
+    pub site_url: String,
+    pub runtime: Arc<Runtime>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections, lets in-flight requests finish, and waits for the listeners to close.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Waits until the server stops (after `shutdown` from elsewhere or a fatal error).
+    pub async fn wait(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// A handle that stops the server when sent `true`.
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Starts a deployment of `app`.
+pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, ServerError> {
+    start_with_auth(app, config, Arc::new(NoAuthProviders)).await
+}
+
+/// Starts a deployment with a token verifier for `Authorization: Bearer` calls.
+pub async fn start_with_auth(
+    app: App,
+    config: ServerConfig,
+    auth: Arc<dyn AuthVerifier>,
+) -> Result<RunningServer, ServerError> {
+    let persistence = open_storage(&config.storage)?;
+    let db = Database::open(
+        persistence.clone(),
+        DatabaseConfig::new(app.schema_ref().clone(), Arc::new(SystemClock), Arc::new(OsEntropy)),
+    )
+    .await?;
+
+    let api_listener = TcpListener::bind(config.api_addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr: config.api_addr, source })?;
+    let site_listener = TcpListener::bind(config.site_addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr: config.site_addr, source })?;
+    let api_local = api_listener.local_addr().map_err(|source| ServerError::Bind { addr: config.api_addr, source })?;
+    let site_local =
+        site_listener.local_addr().map_err(|source| ServerError::Bind { addr: config.site_addr, source })?;
+    let api_url = format!("http://{api_local}");
+    let site_url = format!("http://{site_local}");
+
+    let builtins = builtin_env(&api_url, &site_url);
+    let mut env = env_store::list(persistence.as_ref()).await?;
+    env.extend(builtins.clone());
+    let runtime = Runtime::new(db, app, env).map_err(ServerError::App)?;
+
+    let state = ApiState { runtime: runtime.clone(), auth, version: concat!("authvex ", env!("CARGO_PKG_VERSION")) };
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for (listener, router) in
+        [(api_listener, http_api::api_router(state.clone())), (site_listener, http_api::site_router(state.clone()))]
+    {
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = %e, "listener failed");
+            }
+        }));
+    }
+    // Keep env vars fresh so `authvex env set` reaches a running deployment.
+    {
+        let runtime = runtime.clone();
+        let mut stopped = stopped.clone();
+        let refresh = config.env_refresh;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(refresh) => {}
+                    _ = stopped.wait_for(|s| *s) => break,
+                }
+                match env_store::list(persistence.as_ref()).await {
+                    Ok(mut env) => {
+                        env.extend(builtins.clone());
+                        if *runtime.env() != env {
+                            runtime.set_env(env);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not refresh deployment env vars"),
+                }
+            }
+        });
+    }
+    Ok(RunningServer { api_url, site_url, runtime, stop, tasks })
+}
+
+/// Variables every deployment defines, like Convex's built-ins.
+fn builtin_env(api_url: &str, site_url: &str) -> Vec<(String, String)> {
+    vec![("CONVEX_CLOUD_URL".into(), api_url.to_string()), ("CONVEX_SITE_URL".into(), site_url.to_string())]
+}

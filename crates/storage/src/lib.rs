@@ -1,0 +1,177 @@
+//! Persistence: the narrow, backend-agnostic storage interface under the database.
+//!
+//! The database layer owns every encoding; a backend stores opaque bytes:
+//! * **documents**: `id bytes -> (table number, body bytes)`, the latest revision only;
+//! * **index entries**: `(index id, key bytes) -> document id`, where keys compare bytewise (memcmp) and a range scan
+//!   joins each entry with its document;
+//! * **the commit log**: `(timestamp, bytes)` appended once per commit, tailed by subscription engines;
+//! * **metadata**: a small key/value map (catalog, deployment env vars, ...).
+//!
+//! Boundaries: no SQL, HTTP or value types leak through this trait. Invariants every backend upholds (the
+//! [`conformance`] suite checks them): a [`Persistence::write`] batch is all-or-nothing and durable once it returns;
+//! commit timestamps are strictly increasing; a [`Snapshot`] sees exactly the state after some commit and never
+//! changes while it lives.
+
+pub mod conformance;
+mod memory;
+
+pub use memory::MemoryPersistence;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Commit timestamp: nanoseconds since the Unix epoch, strictly increasing across commits (and restarts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub u64);
+
+/// Identifies one index across all tables; allocated by the database catalog.
+pub type IndexId = u32;
+/// Identifies one table; encoded in every document id of that table.
+pub type TableNumber = u32;
+
+/// A stored document: its table and its encoded body (the database decides the encoding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDocument {
+    pub table: TableNumber,
+    pub body: Vec<u8>,
+}
+
+/// One index entry returned by a range scan, joined with its document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub key: Vec<u8>,
+    pub id: Vec<u8>,
+    pub document: StoredDocument,
+}
+
+/// A half-open key interval `[start, end)`; `end: None` means unbounded above.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyRange {
+    pub start: Vec<u8>,
+    pub end: Option<Vec<u8>>,
+}
+
+impl KeyRange {
+    /// Every key.
+    pub fn all() -> Self {
+        KeyRange { start: Vec::new(), end: None }
+    }
+
+    /// Whether `key` lies in the interval.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        key >= self.start.as_slice() && self.end.as_deref().is_none_or(|end| key < end)
+    }
+
+    /// Whether the interval holds no key at all.
+    pub fn is_empty(&self) -> bool {
+        self.end.as_deref().is_some_and(|end| end <= self.start.as_slice())
+    }
+}
+
+/// Scan direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// A document change inside a commit. `body: None` deletes the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentWrite {
+    pub id: Vec<u8>,
+    pub table: TableNumber,
+    pub body: Option<Vec<u8>>,
+}
+
+/// An index change inside a commit. `id: None` removes the entry at `key`; `Some(doc id)` inserts or overwrites it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexWrite {
+    pub index: IndexId,
+    pub key: Vec<u8>,
+    pub id: Option<Vec<u8>>,
+}
+
+/// One commit: applied atomically and appended to the commit log under `ts`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Commit {
+    pub ts: Timestamp,
+    pub documents: Vec<DocumentWrite>,
+    pub indexes: Vec<IndexWrite>,
+    /// The commit-log record (the database's encoding of the write set).
+    pub log: Vec<u8>,
+}
+
+/// A commit-log record as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    pub ts: Timestamp,
+    pub log: Vec<u8>,
+}
+
+/// Storage failures. `Conflict` means another writer got there first (the caller may retry);
+/// everything else is unexpected and surfaces as an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("commit timestamp {0:?} is not after the latest commit")]
+    NonMonotonicTimestamp(Timestamp),
+    #[error("storage conflict: {0}")]
+    Conflict(String),
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A backend. Implementations must be cheap to share (`Arc<dyn Persistence>`).
+#[async_trait]
+pub trait Persistence: Send + Sync + 'static {
+    /// Applies the commits in order, all or nothing, durably (an acknowledged batch survives a crash).
+    /// Each commit's `ts` must be greater than every timestamp already stored, else `NonMonotonicTimestamp`
+    /// and nothing is written.
+    async fn write(&self, commits: Vec<Commit>) -> Result<()>;
+
+    /// A consistent read view at the latest commit. It never observes later writes.
+    async fn snapshot(&self) -> Result<Box<dyn Snapshot>>;
+
+    /// Commit-log records with `ts > after`, oldest first, at most `limit`.
+    async fn log_after(&self, after: Timestamp, limit: usize) -> Result<Vec<LogRecord>>;
+
+    /// The timestamp of the latest commit (`None` for an empty store).
+    async fn max_ts(&self) -> Result<Option<Timestamp>>;
+
+    /// Removes commit-log records with `ts < before` (documents and indexes are untouched). The latest record is
+    /// always kept.
+    async fn prune_log(&self, before: Timestamp) -> Result<()>;
+
+    /// Reads a metadata value.
+    async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Metadata entries whose key starts with `prefix`, in key order.
+    async fn list_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>>;
+
+    /// Sets (`Some`) or removes (`None`) metadata values atomically and durably, outside the commit log.
+    async fn put_meta(&self, entries: Vec<(String, Option<Vec<u8>>)>) -> Result<()>;
+
+    /// Removes every entry of an index (used when an index is dropped or rebuilt).
+    async fn clear_index(&self, index: IndexId) -> Result<()>;
+
+    /// Inserts index entries outside the commit log (backfilling a new index from a snapshot's documents).
+    async fn backfill_index(&self, entries: Vec<IndexWrite>) -> Result<()>;
+}
+
+/// A consistent read view. Holding one must not block writers.
+#[async_trait]
+pub trait Snapshot: Send + Sync {
+    /// The timestamp of the latest commit visible in this view (`Timestamp(0)` for an empty store).
+    fn ts(&self) -> Timestamp;
+
+    /// The document with this id, if it exists.
+    async fn get(&self, id: &[u8]) -> Result<Option<StoredDocument>>;
+
+    /// Up to `limit` entries of `index` with keys in `range`, in key order (`Asc`) or reverse (`Desc`).
+    async fn scan(&self, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Result<Vec<IndexEntry>>;
+}
+
+/// Shared handle type used by the layers above.
+pub type DynPersistence = Arc<dyn Persistence>;

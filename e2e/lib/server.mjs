@@ -1,0 +1,222 @@
+// Harness: boots the real `chat` example binary on loopback and talks to it.
+//
+// Every test file starts its own deployment in a `before()` hook and stops it in `after()`, so files never share
+// state. The binary comes from `AUTHVEX_CHAT_BIN` (default `<repo>/target/debug/chat`).
+
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const STARTUP_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 15_000;
+const MAX_CAPTURED_CHARS = 1 << 20;
+
+/** Children still running, killed if the test process exits without stopping them. */
+const live = new Set();
+process.on("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+/** The chat binary under test. */
+export function chatBinary() {
+  return resolve(process.env.AUTHVEX_CHAT_BIN || join(REPO_ROOT, "target", "debug", "chat"));
+}
+
+/** A fresh, empty data directory in the OS temp dir. */
+export async function makeDataDir() {
+  return await mkdtemp(join(tmpdir(), "authvex-e2e-"));
+}
+
+/** Appends to a bounded text buffer, keeping the tail. */
+class Capture {
+  text = "";
+  push(chunk) {
+    this.text += chunk;
+    if (this.text.length > MAX_CAPTURED_CHARS) {
+      this.text = "[…earlier output dropped…]\n" + this.text.slice(-MAX_CAPTURED_CHARS);
+    }
+  }
+}
+
+/**
+ * Starts `chat dev --data <dir> --port 0 --site-port 0` and waits until it serves `GET /version`.
+ *
+ * Options: `binary` (default {@link chatBinary}), `extraArgs` (appended to the command line), `dataDir` (reuse
+ * an existing directory; the caller then owns it — otherwise a fresh temp dir is created and removed on stop).
+ *
+ * Returns `{apiUrl, siteUrl, dataDir, stderr(), stdout(), exited, stop(), kill(), printLogsIfFailed(t)}`.
+ */
+export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir } = {}) {
+  if (!existsSync(binary)) {
+    throw new Error(
+      `chat binary not found at ${binary}: build the example (cargo build -p chat) or set AUTHVEX_CHAT_BIN`,
+    );
+  }
+  const ownsDataDir = dataDir === undefined;
+  const dir = dataDir ?? (await makeDataDir());
+  const args = ["dev", "--data", dir, "--port", "0", "--site-port", "0", ...extraArgs];
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+
+  const stdout = new Capture();
+  const stderr = new Capture();
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk) => stderr.push(chunk));
+
+  // "exit" may not follow a spawn "error" (e.g. EACCES), so either one settles `exited`.
+  const exited = new Promise((resolveExit) => {
+    child.once("exit", (code, signal) => {
+      live.delete(child);
+      resolveExit({ code, signal });
+    });
+    child.once("error", (error) => {
+      live.delete(child);
+      resolveExit({ code: null, signal: null, error: String(error) });
+    });
+  });
+
+  // Scan stdout line by line for the two URL announcements.
+  const urls = {};
+  let pending = "";
+  let announced;
+  const bothAnnounced = new Promise((r) => (announced = r));
+  child.stdout.on("data", (chunk) => {
+    stdout.push(chunk);
+    pending += chunk;
+    let newline;
+    while ((newline = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, newline).replace(/\r$/, "");
+      pending = pending.slice(newline + 1);
+      const api = /^API URL:\s+(\S+)/.exec(line);
+      const site = /^Site URL:\s+(\S+)/.exec(line);
+      if (api) urls.api = api[1].replace(/\/+$/, "");
+      if (site) urls.site = site[1].replace(/\/+$/, "");
+      if (urls.api && urls.site) announced();
+    }
+  });
+
+  const describe = () =>
+    `command: ${binary} ${args.join(" ")}\n--- stdout ---\n${stdout.text}\n--- stderr ---\n${stderr.text}`;
+
+  let stopped = false;
+  const server = {
+    apiUrl: undefined,
+    siteUrl: undefined,
+    dataDir: dir,
+    pid: child.pid,
+    /** Resolves with `{code, signal}` once the process has exited. */
+    exited,
+    stdout: () => stdout.text,
+    stderr: () => stderr.text,
+    /** SIGTERM, then wait for exit (SIGKILL after a grace period). Idempotent. Returns `{code, signal, forced}`. */
+    async stop() {
+      return await shutdown("SIGTERM");
+    },
+    /** SIGKILL and wait for exit. */
+    async kill() {
+      return await shutdown("SIGKILL");
+    },
+    /** For `afterEach((t) => server.printLogsIfFailed(t))`: dumps the server's output when a test failed. */
+    printLogsIfFailed(t) {
+      if (t.passed === false) {
+        process.stderr.write(`\n=== chat server output (test "${t.name}" failed) ===\n${describe()}\n=== end ===\n`);
+      }
+    },
+  };
+
+  async function shutdown(signal) {
+    let forced = false;
+    if (live.has(child)) {
+      child.kill(signal);
+      const timer = new Promise((r) => setTimeout(() => r("timeout"), STOP_TIMEOUT_MS).unref());
+      if ((await Promise.race([exited, timer])) === "timeout") {
+        forced = true;
+        child.kill("SIGKILL");
+      }
+    }
+    const status = await exited;
+    if (!stopped) {
+      stopped = true;
+      if (ownsDataDir) await rm(dir, { recursive: true, force: true });
+    }
+    return { ...status, forced };
+  }
+
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  const fail = async (why) => {
+    await shutdown("SIGKILL");
+    throw new Error(`chat server failed to start: ${why}\n${describe()}`);
+  };
+  const timeout = (ms) => new Promise((r) => setTimeout(() => r("timeout"), Math.max(0, ms)).unref());
+
+  const first = await Promise.race([
+    bothAnnounced.then(() => "ready"),
+    exited.then((s) => (s.error ? `spawn error: ${s.error}` : `exited early (code ${s.code}, signal ${s.signal})`)),
+    timeout(deadline - Date.now()),
+  ]);
+  if (first === "timeout") return await fail(`no API/Site URL lines within ${STARTUP_TIMEOUT_MS} ms`);
+  if (first !== "ready") return await fail(first);
+  server.apiUrl = urls.api;
+  server.siteUrl = urls.site;
+
+  // The URLs are printed once listening; `/version` confirms the API answers.
+  let lastProblem = "no attempt";
+  while (Date.now() < deadline) {
+    if (!live.has(child)) {
+      const s = await exited;
+      return await fail(`exited while waiting for /version (code ${s.code}, signal ${s.signal})`);
+    }
+    try {
+      const res = await fetch(`${server.apiUrl}/version`, { signal: AbortSignal.timeout(5_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return server;
+      lastProblem = `GET /version answered ${res.status}`;
+    } catch (err) {
+      lastProblem = `GET /version failed: ${err}`;
+    }
+    await timeout(100);
+  }
+  return await fail(`not ready within ${STARTUP_TIMEOUT_MS} ms (${lastProblem})`);
+}
+
+/**
+ * POSTs `body` to `url`. Objects are sent as JSON; strings and byte arrays are sent verbatim (for malformed
+ * bodies). Returns `{status, headers, text, json}` where `json` is the parsed body or `undefined`.
+ */
+export async function post(url, body, { headers = {}, contentType = "application/json" } = {}) {
+  const raw =
+    body === undefined || typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
+  const allHeaders = { ...headers };
+  if (contentType !== null) allHeaders["Content-Type"] = contentType;
+  return await request(url, { method: "POST", headers: allHeaders, body: raw });
+}
+
+/** GETs `url`; same result shape as {@link post}. */
+export async function get(url, { headers = {} } = {}) {
+  return await request(url, { method: "GET", headers });
+}
+
+/** Any request; same result shape as {@link post}. */
+export async function request(url, init) {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** Calls a function over the HTTP API with `convex_encoded_json` unless `format` says otherwise. */
+export async function callFunction(apiUrl, kind, path, args, { format = "convex_encoded_json", headers } = {}) {
+  const body = { path, args };
+  if (format !== undefined) body.format = format;
+  return await post(`${apiUrl}/api/${kind}`, body, { headers });
+}

@@ -1,0 +1,117 @@
+//! The chat app: Convex's tutorial backend (`convex/messages.ts`) written against authvex.
+//!
+//! ```ts
+//! export const list = query({ args: {}, handler: async (ctx) => await ctx.db.query("messages").collect() });
+//! export const send = mutation({
+//!   args: { body: v.string(), author: v.string() },
+//!   handler: async (ctx, { body, author }) => { await ctx.db.insert("messages", { body, author }); },
+//! });
+//! ```
+//!
+//! Beyond the tutorial it has attachments (int64 sizes, bytes payloads, ids of messages) so clients can exercise
+//! every value type.
+
+use authvex::{obj, v, App, FunctionError, MutationCtx, Order, QueryCtx, Schema, TableDefinition, Value};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewMessage {
+    pub author: String,
+    pub body: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ByAuthor {
+    pub author: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageRef {
+    #[serde(rename = "messageId")]
+    message_id: String,
+}
+
+/// The chat backend.
+pub fn app() -> App {
+    let mut app = App::new();
+    app.schema(
+        Schema::new()
+            .table(
+                "messages",
+                TableDefinition::with_fields([("author", v::string()), ("body", v::string())])
+                    .index("by_author", &["author"]),
+            )
+            .table(
+                "attachments",
+                TableDefinition::with_fields([
+                    ("messageId", v::id("messages")),
+                    ("size", v::int64()),
+                    ("data", v::bytes()),
+                ])
+                .index("by_message", &["messageId"]),
+            ),
+    );
+
+    // All messages, oldest first.
+    app.query("messages:list", |ctx: QueryCtx, _: Value| async move { ctx.db.query("messages").collect().await });
+
+    app.mutation("messages:send", |ctx: MutationCtx, msg: NewMessage| async move {
+        if msg.body.trim().is_empty() {
+            return Err(FunctionError::convex(
+                obj! { "code" => "EMPTY_BODY", "message" => "message body must not be empty" },
+            ));
+        }
+        let id = ctx.db.insert("messages", &msg).await?;
+        ctx.log(format!("sent {id}"));
+        Ok(id.to_string())
+    })
+    .args(v::object([("author", v::string()), ("body", v::string())]));
+
+    // The newest messages of one author, newest first (an index range).
+    app.query("messages:byAuthor", |ctx: QueryCtx, args: ByAuthor| async move {
+        ctx.db
+            .query("messages")
+            .with_index("by_author", |q| q.eq("author", args.author.as_str()))
+            .order(Order::Desc)
+            .collect()
+            .await
+    })
+    .args(v::object([("author", v::string())]));
+
+    // A message and its attachment, written together or not at all.
+    app.mutation("messages:sendWithAttachment", |ctx: MutationCtx, args: Value| async move {
+        let text = |name: &str| args.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let data = args.get("data").cloned().unwrap_or(Value::Null);
+        let size = data.as_bytes().map_or(0, |b| b.len() as i64);
+        let message = ctx.db.insert("messages", NewMessage { author: text("author"), body: text("body") }).await?;
+        ctx.db
+            .insert("attachments", obj! { "messageId" => message.to_string(), "size" => size, "data" => data })
+            .await?;
+        Ok(message.to_string())
+    })
+    .args(v::object([("author", v::string()), ("body", v::string()), ("data", v::bytes())]));
+
+    // Attachments carry int64 and bytes values.
+    app.mutation("attachments:add", |ctx: MutationCtx, args: Value| async move {
+        let data = args.get("data").cloned().unwrap_or(Value::Null);
+        let size = match &data {
+            Value::Bytes(b) => b.len() as i64,
+            _ => 0,
+        };
+        let message_id = args.get("messageId").cloned().unwrap_or(Value::Null);
+        let id =
+            ctx.db.insert("attachments", obj! { "messageId" => message_id, "size" => size, "data" => data }).await?;
+        Ok(id.to_string())
+    })
+    .args(v::object([("messageId", v::id("messages")), ("data", v::bytes())]));
+
+    app.query("attachments:forMessage", |ctx: QueryCtx, args: MessageRef| async move {
+        ctx.db
+            .query("attachments")
+            .with_index("by_message", |q| q.eq("messageId", args.message_id.as_str()))
+            .collect()
+            .await
+    })
+    .args(v::object([("messageId", v::id("messages"))]));
+    app
+}
