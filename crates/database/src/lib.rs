@@ -51,7 +51,20 @@ pub(crate) struct Inner {
     pub(crate) notify: broadcast::Sender<Arc<CommitEntry>>,
     pub(crate) limits: TransactionLimits,
     pub(crate) last_creation_time: Mutex<f64>,
+    /// Snapshots kept open so reads "at timestamp T" (`query_ts` then `query_at_ts`) see exactly T.
+    pub(crate) pinned: Mutex<std::collections::VecDeque<PinnedSnapshot>>,
 }
+
+pub(crate) struct PinnedSnapshot {
+    ts: Timestamp,
+    pinned_at_nanos: u64,
+    snapshot: Arc<dyn storage::Snapshot>,
+}
+
+/// How long a pinned snapshot stays readable (Convex keeps about 30 s of history for consistent reads).
+pub const PINNED_SNAPSHOT_RETENTION: std::time::Duration = std::time::Duration::from_secs(30);
+/// At most this many snapshots are pinned at once (each holds a read transaction open).
+const MAX_PINNED_SNAPSHOTS: usize = 16;
 
 /// Options for opening a database.
 pub struct DatabaseConfig {
@@ -94,6 +107,7 @@ impl Database {
             notify,
             limits: config.limits,
             last_creation_time: Mutex::new(0.0),
+            pinned: Mutex::new(std::collections::VecDeque::new()),
         });
         let db = Database { inner };
         db.reconcile_schema().await?;
@@ -103,8 +117,41 @@ impl Database {
 
     /// Starts a transaction at the latest commit. Queries pass `read_only = true`.
     pub async fn begin(&self, read_only: bool) -> Result<Transaction> {
-        let snapshot = self.inner.persistence.snapshot().await?;
+        let snapshot: Arc<dyn storage::Snapshot> = Arc::from(self.inner.persistence.snapshot().await?);
         Ok(Transaction::new(self.inner.clone(), snapshot, read_only))
+    }
+
+    /// Pins a snapshot of the latest commit for [`PINNED_SNAPSHOT_RETENTION`] and returns its timestamp; read-only
+    /// transactions at exactly that timestamp can then be started with [`Database::begin_at`].
+    pub async fn pin_latest(&self) -> Result<Timestamp> {
+        let now = self.inner.clock.now_nanos();
+        let snapshot: Arc<dyn storage::Snapshot> = Arc::from(self.inner.persistence.snapshot().await?);
+        let ts = snapshot.ts();
+        let mut pinned = self.inner.pinned.lock();
+        Self::expire_pins(&mut pinned, now);
+        if let Some(existing) = pinned.iter_mut().find(|p| p.ts == ts) {
+            existing.pinned_at_nanos = now;
+        } else {
+            if pinned.len() >= MAX_PINNED_SNAPSHOTS {
+                pinned.pop_front();
+            }
+            pinned.push_back(PinnedSnapshot { ts, pinned_at_nanos: now, snapshot });
+        }
+        Ok(ts)
+    }
+
+    /// A read-only transaction at exactly `ts`, if a snapshot at `ts` is pinned and has not expired.
+    pub fn begin_at(&self, ts: Timestamp) -> Option<Transaction> {
+        let now = self.inner.clock.now_nanos();
+        let mut pinned = self.inner.pinned.lock();
+        Self::expire_pins(&mut pinned, now);
+        let snapshot = pinned.iter().find(|p| p.ts == ts)?.snapshot.clone();
+        Some(Transaction::new(self.inner.clone(), snapshot, true))
+    }
+
+    fn expire_pins(pinned: &mut std::collections::VecDeque<PinnedSnapshot>, now: u64) {
+        let retention = PINNED_SNAPSHOT_RETENTION.as_nanos() as u64;
+        pinned.retain(|p| now.saturating_sub(p.pinned_at_nanos) <= retention);
     }
 
     /// Commits a transaction: all of its writes or none. Returns the commit timestamp (the snapshot timestamp for a

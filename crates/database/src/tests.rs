@@ -387,3 +387,22 @@ async fn a_new_index_is_built_from_existing_documents_on_reopen() {
     insert_all(&db, "people", vec![obj! {"age" => 10.0}]).await;
     assert!(db.latest_ts() > before);
 }
+
+#[tokio::test]
+async fn pinned_snapshots_read_the_past_until_they_expire() {
+    let clock = ManualClock::new(1_700_000_000_000_000_000);
+    let config = DatabaseConfig::new(chat_schema(), Arc::new(clock.clone()), Arc::new(SeededEntropy::new(9)));
+    let db = Database::open(Arc::new(MemoryPersistence::new()), config).await.unwrap();
+    insert_all(&db, "messages", vec![obj! {"author" => "a", "body" => "before"}]).await;
+    let ts = db.pin_latest().await.unwrap();
+    assert_eq!(ts, db.latest_ts());
+    insert_all(&db, "messages", vec![obj! {"author" => "a", "body" => "after"}]).await;
+    let mut past = db.begin_at(ts).expect("pinned");
+    assert_eq!(past.ts(), ts);
+    let docs = past.scan(scan("messages", BY_CREATION_TIME, IndexRange::all(), Order::Asc)).await.unwrap();
+    assert_eq!(docs.documents.len(), 1, "the pinned snapshot does not see the later insert");
+    assert!(past.insert("messages", object(obj! {"author" => "a", "body" => "x"})).await.is_err());
+    assert!(db.begin_at(Timestamp(ts.0 - 1)).is_none(), "only pinned timestamps can be read");
+    clock.advance(PINNED_SNAPSHOT_RETENTION.as_nanos() as u64 + 1);
+    assert!(db.begin_at(ts).is_none(), "pins expire after the retention period");
+}

@@ -52,7 +52,7 @@ const PAGE: usize = 128;
 
 pub struct Transaction {
     inner: Arc<Inner>,
-    snapshot: Box<dyn Snapshot>,
+    snapshot: Arc<dyn Snapshot>,
     read_only: bool,
     reads: ReadSet,
     writes: BTreeMap<DocumentId, PendingWrite>,
@@ -79,7 +79,7 @@ fn key_successor(key: &[u8]) -> Vec<u8> {
 }
 
 impl Transaction {
-    pub(crate) fn new(inner: Arc<Inner>, snapshot: Box<dyn Snapshot>, read_only: bool) -> Self {
+    pub(crate) fn new(inner: Arc<Inner>, snapshot: Arc<dyn Snapshot>, read_only: bool) -> Self {
         Transaction {
             inner,
             snapshot,

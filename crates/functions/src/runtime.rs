@@ -104,6 +104,40 @@ impl Runtime {
         caller: Caller,
         expected: Option<FunctionKind>,
     ) -> Outcome {
+        self.run_inner(path, args, caller, expected, None).await
+    }
+
+    /// Runs a query as of timestamp `ts`. Exact when a snapshot at `ts` is pinned ([`database::Database::pin_latest`]);
+    /// otherwise the query runs at the latest snapshot and the result stands only if no commit since `ts` wrote into
+    /// what it read. `None` when neither holds (the caller should ask for a fresh timestamp).
+    pub async fn run_query_at(
+        self: &Arc<Self>,
+        path: &str,
+        args: Value,
+        caller: Caller,
+        ts: Timestamp,
+    ) -> Option<Outcome> {
+        if self.db.begin_at(ts).is_some() {
+            return Some(self.run_inner(path, args, caller, Some(FunctionKind::Query), Some(ts)).await);
+        }
+        let outcome = self.run_inner(path, args, caller, Some(FunctionKind::Query), None).await;
+        let (Some(reads), Some(ran_at)) = (&outcome.reads, outcome.ts) else { return Some(outcome) };
+        if ran_at <= ts {
+            return Some(outcome);
+        }
+        let commits = self.db.commits_since(ts)?;
+        let changed = commits.iter().filter(|c| c.ts <= ran_at).any(|c| c.writes.overlaps(reads));
+        (!changed).then_some(outcome)
+    }
+
+    async fn run_inner(
+        self: &Arc<Self>,
+        path: &str,
+        args: Value,
+        caller: Caller,
+        expected: Option<FunctionKind>,
+        at: Option<Timestamp>,
+    ) -> Outcome {
         let request_id = self.request_id();
         let failure = |message: String| Outcome {
             result: Err(FunctionFailure::system(&request_id, &message)),
@@ -126,7 +160,7 @@ impl Runtime {
             }
         }
         let logs = LogSink::default();
-        let (result, ts, reads) = self.execute(&def, args, &caller, &logs).await;
+        let (result, ts, reads) = self.execute(&def, args, &caller, &logs, at).await;
         Outcome {
             result: result.map_err(|e| FunctionFailure::from_error(&request_id, &e)),
             log_lines: logs.take(),
@@ -141,6 +175,7 @@ impl Runtime {
         args: Value,
         caller: &Caller,
         logs: &LogSink,
+        at: Option<Timestamp>,
     ) -> (Result<Value, FunctionError>, Option<Timestamp>, Option<ReadSet>) {
         if !matches!(args, Value::Object(_)) {
             return (Err(FunctionError::msg("ArgumentValidationError: arguments must be an object")), None, None);
@@ -150,9 +185,15 @@ impl Runtime {
         }
         match &def.handler {
             Handler::Query(handler) => {
-                let txn = match self.db.begin(true).await {
-                    Ok(t) => t,
-                    Err(e) => return (Err(e.into()), None, None),
+                let txn = match at {
+                    Some(ts) => match self.db.begin_at(ts) {
+                        Some(t) => t,
+                        None => return (Err(FunctionError::internal("the pinned snapshot expired")), None, None),
+                    },
+                    None => match self.db.begin(true).await {
+                        Ok(t) => t,
+                        Err(e) => return (Err(e.into()), None, None),
+                    },
                 };
                 if let Err(e) = self.check_args(def, &args, &txn) {
                     return (Err(e), None, None);
@@ -283,7 +324,7 @@ impl Runtime {
                 capitalize(def.kind().name())
             )));
         }
-        let (result, _, _) = Box::pin(self.execute(&def, args, &caller, logs)).await;
+        let (result, _, _) = Box::pin(self.execute(&def, args, &caller, logs, None)).await;
         result
     }
 

@@ -99,7 +99,11 @@ async fn caller(state: &ApiState, headers: &HeaderMap) -> Result<Caller, ApiErro
 }
 
 fn outcome_response(outcome: &Outcome, format: Format) -> Response {
-    let body = match &outcome.result {
+    Json(outcome_body(outcome, format)).into_response()
+}
+
+fn outcome_body(outcome: &Outcome, format: Format) -> serde_json::Value {
+    match &outcome.result {
         Ok(v) => serde_json::json!({
             "status": "success",
             "value": format.encode(v),
@@ -116,8 +120,7 @@ fn outcome_response(outcome: &Outcome, format: Format) -> Response {
             }
             body
         }
-    };
-    Json(body).into_response()
+    }
 }
 
 async fn run(
@@ -241,21 +244,13 @@ fn decode_ts(text: &str) -> Result<Timestamp, ApiError> {
     Ok(Timestamp(u64::from_le_bytes(array)))
 }
 
-pub(crate) async fn query_ts(State(state): State<ApiState>) -> Response {
-    Json(serde_json::json!({ "ts": encode_ts(state.runtime.database().latest_ts()) })).into_response()
-}
-
-/// Whether a query that read `outcome.reads` at `outcome.ts` has the same result at the earlier `ts`: true when
-/// no commit in between wrote into its read set.
-fn valid_at(state: &ApiState, outcome: &Outcome, ts: Timestamp) -> bool {
-    let (Some(reads), Some(ran_at)) = (&outcome.reads, outcome.ts) else { return true };
-    if ran_at <= ts {
-        return true;
-    }
-    match state.runtime.database().commits_since(ts) {
-        Some(commits) => !commits.iter().filter(|c| c.ts <= ran_at).any(|c| c.writes.overlaps(reads)),
-        None => false,
-    }
+/// The latest timestamp, pinned so `/api/query_at_ts` reads exactly that snapshot for a while.
+pub(crate) async fn query_ts(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let ts = state.runtime.database().pin_latest().await.map_err(|e| {
+        tracing::error!(error = %e, "cannot pin a snapshot");
+        ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "Server Error")
+    })?;
+    Ok(Json(serde_json::json!({ "ts": encode_ts(ts) })).into_response())
 }
 
 pub(crate) async fn query_at_ts(
@@ -273,14 +268,13 @@ pub(crate) async fn query_at_ts(
     parse_path(&request.path)?;
     let args = parse_args(request.args)?;
     let caller = caller(&state, &headers).await?;
-    let outcome = state.runtime.run(&request.path, args, caller, Some(FunctionKind::Query)).await;
-    if !valid_at(&state, &outcome, ts) {
-        return Err(ApiError::bad_request(
+    match state.runtime.run_query_at(&request.path, args, caller, ts).await {
+        Some(outcome) => Ok(outcome_response(&outcome, format)),
+        None => Err(ApiError::bad_request(
             "TimestampTooOld",
-            "the data this query reads changed after the requested timestamp; request a new timestamp",
-        ));
+            "the snapshot at this timestamp is no longer retained and the data this query reads has changed since; request a new timestamp",
+        )),
     }
-    Ok(outcome_response(&outcome, format))
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,7 +282,7 @@ struct BatchRequest {
     queries: Vec<FunctionRequest>,
 }
 
-/// Runs several queries and answers them as of one timestamp (retrying when a commit lands in between).
+/// Runs several queries at one pinned snapshot and answers them together.
 pub(crate) async fn query_batch(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -302,50 +296,20 @@ pub(crate) async fn query_batch(
         parse_path(&q.path)?;
         prepared.push((q.path, parse_args(q.args)?, format));
     }
-    for _ in 0..8 {
-        let mut outcomes = Vec::with_capacity(prepared.len());
-        for (path, args, format) in &prepared {
-            let outcome = state.runtime.run(path, args.clone(), caller.clone(), Some(FunctionKind::Query)).await;
-            outcomes.push((outcome, *format));
-        }
-        let Some(common) = outcomes.iter().filter_map(|(o, _)| o.ts).max() else {
-            return Ok(Json(serde_json::json!({ "results": [] })).into_response());
+    let ts = state.runtime.database().pin_latest().await.map_err(|e| {
+        tracing::error!(error = %e, "cannot pin a snapshot");
+        ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "Server Error")
+    })?;
+    let mut results = Vec::with_capacity(prepared.len());
+    for (path, args, format) in prepared {
+        let Some(outcome) = state.runtime.run_query_at(&path, args, caller.clone(), ts).await else {
+            return Err(ApiError::new(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "OptimisticConcurrencyControlFailure",
+                "the snapshot expired while the batch ran; retry",
+            ));
         };
-        // Every result must still hold at the latest snapshot any of them used.
-        let consistent = outcomes.iter().all(|(o, _)| match o.ts {
-            Some(ts) if ts < common => {
-                let reads_hold = match (&o.reads, state.runtime.database().commits_since(ts)) {
-                    (Some(reads), Some(commits)) => {
-                        !commits.iter().filter(|c| c.ts <= common).any(|c| c.writes.overlaps(reads))
-                    }
-                    (None, _) => true,
-                    (Some(_), None) => false,
-                };
-                reads_hold
-            }
-            _ => true,
-        });
-        if consistent {
-            let results: Vec<serde_json::Value> = outcomes
-                .iter()
-                .map(|(o, f)| match &o.result {
-                    Ok(v) => serde_json::json!({"status": "success", "value": f.encode(v), "logLines": o.log_lines}),
-                    Err(e) => {
-                        let mut body =
-                            serde_json::json!({"status": "error", "errorMessage": e.message, "logLines": o.log_lines});
-                        if let Some(d) = &e.data {
-                            body["errorData"] = f.encode(d);
-                        }
-                        body
-                    }
-                })
-                .collect();
-            return Ok(Json(serde_json::json!({ "results": results, "ts": encode_ts(common) })).into_response());
-        }
+        results.push(outcome_body(&outcome, format));
     }
-    Err(ApiError::new(
-        http::StatusCode::SERVICE_UNAVAILABLE,
-        "OptimisticConcurrencyControlFailure",
-        "the data kept changing while the batch ran; retry",
-    ))
+    Ok(Json(serde_json::json!({ "results": results, "ts": encode_ts(ts) })).into_response())
 }

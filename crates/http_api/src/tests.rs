@@ -151,11 +151,29 @@ async fn query_ts_and_query_at_ts() {
         post(&s, "/api/query_at_ts", serde_json::json!({"path": "items:list", "args": {}, "ts": ts})).await;
     assert_eq!(status, 200);
     assert_eq!(body["value"].as_array().unwrap().len(), 1);
-    // A later write into what the query reads makes the old timestamp unanswerable.
+    // A later write does not change what the pinned timestamp reads.
     post(&s, "/api/mutation", serde_json::json!({"path": "items:add", "args": {"a": 2}})).await;
     let (status, body) =
         post(&s, "/api/query_at_ts", serde_json::json!({"path": "items:list", "args": {}, "ts": ts})).await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("TimestampTooOld")));
+    assert_eq!(status, 200);
+    assert_eq!(body["value"].as_array().unwrap().len(), 1, "the snapshot at ts has one item");
+    let (_, latest) = post(&s, "/api/query", serde_json::json!({"path": "items:list", "args": {}})).await;
+    assert_eq!(latest["value"].as_array().unwrap().len(), 2);
+    // A batch runs at one pinned snapshot.
+    let (_, body) = post(
+        &s,
+        "/api/query_batch",
+        serde_json::json!({"queries": [
+            {"path": "items:list", "args": {}}, {"path": "values:big", "args": {}, "format": "json"}]}),
+    )
+    .await;
+    assert_eq!(body["results"][0]["value"].as_array().unwrap().len(), 2);
+    assert_eq!(body["results"][1]["value"]["n"], "-2");
+    assert!(body["ts"].is_string());
+    let future = "/////////38=";
+    let (status, body) =
+        post(&s, "/api/query_at_ts", serde_json::json!({"path": "items:list", "args": {}, "ts": future})).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("InvalidTimestamp")));
 }
 
 #[tokio::test]
