@@ -20,8 +20,9 @@ pub use functions::{
     ActionCtx, App, Auth, CorsConfig, DatabaseReader, DatabaseWriter, Document, FunctionError, HttpRequest,
     HttpResponse, MutationCtx, PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, UserIdentity,
 };
+pub use http::{HeaderValue, Method, StatusCode};
 pub use value::validator::v;
-pub use value::{obj, DocumentId, Object, Validator, Value};
+pub use value::{json, obj, DocumentId, Object, Validator, Value};
 
 /// Lower-level building blocks, for embedding and tests.
 pub mod internals {

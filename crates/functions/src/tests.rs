@@ -235,3 +235,59 @@ fn registration_mistakes_are_reported_at_start() {
     app.route(http::Method::GET, "no-slash", |_, _| async move { Ok(HttpResponse::new("".into())) });
     assert_eq!(app.errors.len(), 3, "{:?}", app.errors);
 }
+
+fn paging_app() -> App {
+    let mut app = App::new();
+    app.schema(Schema::new().table("items", TableDefinition::new().index("by_group", &["group"])));
+    app.mutation("items:seed", |ctx: MutationCtx, _: Value| async move {
+        for i in 0..10i64 {
+            ctx.db.insert("items", obj! {"group" => if i % 2 == 0 { "even" } else { "odd" }, "i" => i}).await?;
+        }
+        Ok(())
+    });
+    app.query("items:page", |ctx: QueryCtx, opts: PaginationOptions| async move {
+        ctx.db.query("items").with_index("by_group", |q| q.eq("group", "even")).paginate(opts).await
+    });
+    app.query("items:only", |ctx: QueryCtx, args: Value| async move {
+        let i = args.get("i").and_then(|v| v.as_i64()).unwrap_or(-1);
+        ctx.db.query("items").filter(move |d| d.get("i") == Some(&Value::Int64(i))).unique().await
+    });
+    app.query("items:anyOdd", |ctx: QueryCtx, _: Value| async move {
+        ctx.db.query("items").filter(|d| d.get("group") == Some(&Value::from("odd"))).unique().await
+    });
+    app
+}
+
+#[tokio::test]
+async fn paginate_walks_an_index_range_with_cursors() {
+    let rt = runtime(paging_app()).await;
+    call(&rt, "items:seed", obj! {}, None).await.result.unwrap();
+    let mut cursor = Value::Null;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let out = call(&rt, "items:page", obj! {"numItems" => 2.0, "cursor" => cursor.clone()}, None).await;
+        let page = out.result.unwrap();
+        for doc in page.get("page").and_then(|p| p.as_array()).unwrap() {
+            seen.push(doc.get("i").and_then(|v| v.as_i64()).unwrap());
+        }
+        cursor = page.get("continueCursor").cloned().unwrap();
+        if page.get("isDone") == Some(&Value::Boolean(true)) {
+            break;
+        }
+    }
+    assert_eq!(seen, vec![0, 2, 4, 6, 8]);
+    let bad = call(&rt, "items:page", obj! {"numItems" => 2.0, "cursor" => "!!"}, None).await;
+    assert!(bad.result.unwrap_err().message.contains("invalid pagination cursor"));
+}
+
+#[tokio::test]
+async fn unique_returns_one_or_fails_on_many() {
+    let rt = runtime(paging_app()).await;
+    call(&rt, "items:seed", obj! {}, None).await.result.unwrap();
+    let one = call(&rt, "items:only", obj! {"i" => 3i64}, None).await.result.unwrap();
+    assert_eq!(one.get("i"), Some(&Value::Int64(3)));
+    let none = call(&rt, "items:only", obj! {"i" => 42i64}, None).await.result.unwrap();
+    assert_eq!(none, Value::Null);
+    let many = call(&rt, "items:anyOdd", obj! {}, None).await.result.unwrap_err();
+    assert!(many.message.contains("more than one result"), "{}", many.message);
+}

@@ -11,7 +11,10 @@
 //! Beyond the tutorial it has attachments (int64 sizes, bytes payloads, ids of messages) so clients can exercise
 //! every value type.
 
-use authvex::{obj, v, App, FunctionError, MutationCtx, Order, QueryCtx, Schema, TableDefinition, Value};
+use authvex::{
+    obj, v, ActionCtx, App, CorsConfig, FunctionError, HttpRequest, HttpResponse, Method, MutationCtx, Order, QueryCtx,
+    Schema, TableDefinition, Value,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -113,5 +116,33 @@ pub fn app() -> App {
             .await
     })
     .args(v::object([("messageId", v::id("messages"))]));
+
+    // Deployment env vars (`chat env set GREETING …`) reach functions.
+    app.query("settings:greeting", |ctx: QueryCtx, _: Value| async move {
+        Ok(ctx.env("GREETING").unwrap_or_else(|| "hello".to_string()))
+    });
+
+    // HTTP actions on the site origin: a tiny REST face for the same data, callable from any web page.
+    let cors = CorsConfig { allow_credentials: false, ..CorsConfig::origins(&["*"]) };
+    app.route(Method::GET, "/messages", |ctx: ActionCtx, _req: HttpRequest| async move {
+        let list = ctx.run_query("messages:list", obj! {}).await?;
+        Ok(json_response(200, &authvex::json::to_clean_json(&list)))
+    })
+    .cors(cors.clone());
+    app.route(Method::POST, "/messages", |ctx: ActionCtx, req: HttpRequest| async move {
+        let Ok(body) = serde_json::from_slice::<NewMessage>(req.body()) else {
+            return Ok(json_response(400, &serde_json::json!({"error": "expected {author, body}"})));
+        };
+        let id = ctx.run_mutation("messages:send", &body).await?;
+        Ok(json_response(201, &serde_json::json!({ "id": authvex::json::to_clean_json(&id) })))
+    })
+    .cors(cors);
     app
+}
+
+fn json_response(status: u16, body: &serde_json::Value) -> HttpResponse {
+    let mut response = HttpResponse::new(body.to_string().into());
+    *response.status_mut() = authvex::StatusCode::from_u16(status).unwrap_or(authvex::StatusCode::OK);
+    response.headers_mut().insert("content-type", authvex::HeaderValue::from_static("application/json"));
+    response
 }

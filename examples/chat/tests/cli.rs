@@ -54,3 +54,25 @@ mod raw_http {
         response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_env_vars_reach_functions_of_a_running_deployment() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(chat(&["env", "set", "GREETING", "before start"], data.path()).0);
+    let server = ChatProcess::start(data.path());
+    let client = common::Client::new(&server.api_url);
+    let greeting = client.query("settings:greeting", serde_json::json!({})).await.unwrap();
+    assert_eq!(greeting["value"], "before start");
+    // Changed while running: visible without a restart once the deployment re-reads its env (every 2 s).
+    assert!(chat(&["env", "set", "GREETING", "while running"], data.path()).0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let greeting = client.query("settings:greeting", serde_json::json!({})).await.unwrap();
+        if greeting["value"] == "while running" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "env change never reached the running deployment");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.stop();
+}
