@@ -63,7 +63,7 @@ pub struct OsEntropy;
 impl Entropy for OsEntropy {
     fn fill(&self, out: &mut [u8]) {
         use rand::RngCore;
-        rand::rng().fill_bytes(out);
+        rand::thread_rng().fill_bytes(out);
     }
 }
 

@@ -9,9 +9,9 @@ use crate::obj;
 /// Random values drawn from small pools, so that equal values, shared prefixes and edge cases are common.
 fn random_value(rng: &mut StdRng, depth: usize) -> Value {
     let kinds = if depth >= 3 { 6 } else { 8 };
-    match rng.random_range(0..kinds) {
+    match rng.gen_range(0..kinds) {
         0 => Value::Null,
-        1 => Value::Int64(match rng.random_range(0..8) {
+        1 => Value::Int64(match rng.gen_range(0..8) {
             0 => i64::MIN,
             1 => i64::MAX,
             2 => -1,
@@ -19,9 +19,9 @@ fn random_value(rng: &mut StdRng, depth: usize) -> Value {
             4 => 1,
             5 => 256,
             6 => -256,
-            _ => rng.random(),
+            _ => rng.r#gen(),
         }),
-        2 => Value::Float64(match rng.random_range(0..16) {
+        2 => Value::Float64(match rng.gen_range(0..16) {
             0 => f64::NAN,
             1 => -f64::NAN,
             2 => 0.0,
@@ -34,24 +34,24 @@ fn random_value(rng: &mut StdRng, depth: usize) -> Value {
             9 => f64::from_bits(1),
             10 => f64::MAX,
             11 => f64::MIN,
-            12 => f64::from_bits(rng.random()),
-            _ => rng.random_range(-3.0..3.0),
+            12 => f64::from_bits(rng.r#gen()),
+            _ => rng.gen_range(-3.0..3.0),
         }),
-        3 => Value::Boolean(rng.random()),
+        3 => Value::Boolean(rng.r#gen()),
         4 => Value::String(random_string(rng)),
         5 => Value::Bytes(
-            (0..rng.random_range(0..4)).map(|_| [0x00, 0x01, 0x7F, 0xFE, 0xFF][rng.random_range(0..5)]).collect(),
+            (0..rng.gen_range(0..4)).map(|_| [0x00, 0x01, 0x7F, 0xFE, 0xFF][rng.gen_range(0..5)]).collect(),
         ),
-        6 => Value::Array((0..rng.random_range(0..4)).map(|_| random_value(rng, depth + 1)).collect()),
+        6 => Value::Array((0..rng.gen_range(0..4)).map(|_| random_value(rng, depth + 1)).collect()),
         _ => Value::Object(
-            (0..rng.random_range(0..4)).map(|_| (random_string(rng), random_value(rng, depth + 1))).collect(),
+            (0..rng.gen_range(0..4)).map(|_| (random_string(rng), random_value(rng, depth + 1))).collect(),
         ),
     }
 }
 
 fn random_string(rng: &mut StdRng) -> String {
     const CHARS: [char; 7] = ['\0', '\u{1}', 'a', 'b', '\u{7F}', 'é', '\u{10FFFF}'];
-    (0..rng.random_range(0..4)).map(|_| CHARS[rng.random_range(0..CHARS.len())]).collect()
+    (0..rng.gen_range(0..4)).map(|_| CHARS[rng.gen_range(0..CHARS.len())]).collect()
 }
 
 fn sample(n: usize, seed: u64) -> Vec<Value> {
