@@ -5,7 +5,7 @@
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +14,7 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 const MAX_CAPTURED_CHARS = 1 << 20;
+const MAIL_TIMEOUT_MS = 10_000;
 
 /** Children still running, killed if the test process exits without stopping them. */
 const live = new Set();
@@ -46,11 +47,14 @@ class Capture {
  * Starts `chat dev --data <dir> --port 0 --site-port 0` and waits until it serves `GET /version`.
  *
  * Options: `binary` (default {@link chatBinary}), `extraArgs` (appended to the command line), `dataDir` (reuse
- * an existing directory; the caller then owns it — otherwise a fresh temp dir is created and removed on stop).
+ * an existing directory; the caller then owns it — otherwise a fresh temp dir is created and removed on stop),
+ * `config` (an object written to a temp JSON file passed as `--config`, e.g. `{auth: {rateLimit: {enabled:
+ * false}}}`), `env` (extra environment variables for the process).
  *
- * Returns `{apiUrl, siteUrl, dataDir, stderr(), stdout(), exited, stop(), kill(), printLogsIfFailed(t)}`.
+ * Returns `{apiUrl, siteUrl, authUrl, dataDir, stderr(), stdout(), exited, stop(), kill(), printLogsIfFailed(t),
+ * outbox(), waitForMail(predicate)}`.
  */
-export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir } = {}) {
+export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir, config, env = {} } = {}) {
   if (!existsSync(binary)) {
     throw new Error(
       `chat binary not found at ${binary}: build the example (cargo build -p chat) or set AUTHVEX_CHAT_BIN`,
@@ -58,8 +62,16 @@ export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir
   }
   const ownsDataDir = dataDir === undefined;
   const dir = dataDir ?? (await makeDataDir());
-  const args = ["dev", "--data", dir, "--port", "0", "--site-port", "0", ...extraArgs];
-  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // The config file lives outside the data directory so the server sees only its own files there.
+  const configDir = config === undefined ? undefined : await mkdtemp(join(tmpdir(), "authvex-e2e-config-"));
+  const configArgs = [];
+  if (configDir !== undefined) {
+    const configFile = join(configDir, "authvex.json");
+    await writeFile(configFile, JSON.stringify(config, null, 2));
+    configArgs.push("--config", configFile);
+  }
+  const args = ["dev", "--data", dir, "--port", "0", "--site-port", "0", ...configArgs, ...extraArgs];
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   live.add(child);
 
   const stdout = new Capture();
@@ -101,12 +113,17 @@ export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir
   });
 
   const describe = () =>
-    `command: ${binary} ${args.join(" ")}\n--- stdout ---\n${stdout.text}\n--- stderr ---\n${stderr.text}`;
+    `command: ${binary} ${args.join(" ")}\n` +
+    (config === undefined ? "" : `--- config ---\n${JSON.stringify(config)}\n`) +
+    `--- stdout ---\n${stdout.text}\n--- stderr ---\n${stderr.text}`;
+  const outboxFile = join(dir, "outbox.jsonl");
 
   let stopped = false;
   const server = {
     apiUrl: undefined,
     siteUrl: undefined,
+    /** `<siteUrl>/api/auth`, where the Better Auth endpoints live. */
+    authUrl: undefined,
     dataDir: dir,
     pid: child.pid,
     /** Resolves with `{code, signal}` once the process has exited. */
@@ -127,6 +144,55 @@ export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir
         process.stderr.write(`\n=== chat server output (test "${t.name}" failed) ===\n${describe()}\n=== end ===\n`);
       }
     },
+    /**
+     * The mails the dev transport has written so far (`<dataDir>/outbox.jsonl`, one JSON object per line:
+     * `{kind, to, subject, text, url}`), oldest first; `[]` before the first mail.
+     */
+    async outbox() {
+      let text;
+      try {
+        text = await readFile(outboxFile, "utf8");
+      } catch (err) {
+        if (err.code === "ENOENT") return [];
+        throw err;
+      }
+      // A line still being appended has no newline yet; it is read on the next call.
+      const complete = text.slice(0, text.lastIndexOf("\n") + 1);
+      return complete
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line, i) => {
+          try {
+            return JSON.parse(line);
+          } catch {
+            throw new Error(`outbox line ${i + 1} is not JSON: ${line}`);
+          }
+        });
+    },
+    /**
+     * Polls the outbox until a mail satisfies `predicate` (or an object `{kind, to}` whose given fields all
+     * match) and returns the newest such mail. `skip` ignores that many matches (to wait for a second one).
+     */
+    async waitForMail(predicate, { skip = 0, timeoutMs = MAIL_TIMEOUT_MS } = {}) {
+      const matches =
+        typeof predicate === "function"
+          ? predicate
+          : (mail) => Object.entries(predicate).every(([key, value]) => mail[key] === value);
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const mails = await server.outbox();
+        const found = mails.filter(matches);
+        if (found.length > skip) return found[found.length - 1];
+        if (Date.now() >= until) {
+          throw new Error(
+            `no mail matching ${typeof predicate === "function" ? predicate : JSON.stringify(predicate)}` +
+              `${skip ? ` (beyond the first ${skip})` : ""} within ${timeoutMs} ms; outbox:\n` +
+              (mails.map((m) => JSON.stringify(m)).join("\n") || "(empty)"),
+          );
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
   };
 
   async function shutdown(signal) {
@@ -143,6 +209,7 @@ export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir
     if (!stopped) {
       stopped = true;
       if (ownsDataDir) await rm(dir, { recursive: true, force: true });
+      if (configDir !== undefined) await rm(configDir, { recursive: true, force: true });
     }
     return { ...status, forced };
   }
@@ -163,6 +230,7 @@ export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir
   if (first !== "ready") return await fail(first);
   server.apiUrl = urls.api;
   server.siteUrl = urls.site;
+  server.authUrl = `${urls.site}/api/auth`;
 
   // The URLs are printed once listening; `/version` confirms the API answers.
   let lastProblem = "no attempt";

@@ -2,21 +2,36 @@
 //!
 //! Its tables (`betterAuth/user`, `betterAuth/session`, `betterAuth/account`, `betterAuth/verification`) live in
 //! the deployment's database; every auth request runs as one serializable transaction. Time and randomness are
-//! injected ([`database::Clock`], [`database::Entropy`]).
+//! injected ([`database::Clock`], [`database::Entropy`]); configuration arrives as [`config::AuthConfig`].
 //!
 //! Modules:
+//! * [`service`]: the request pipeline (rate limit → route → body → origin check → endpoint) and transactions.
+//! * `endpoints`: one function per Better Auth endpoint; `session`: session lookup, refresh and cookies.
 //! * [`crypto`]: password hashing (scrypt, Better Auth's format), cookie signatures, ids and tokens, PKCE, JWTs.
 //! * [`cookies`]: cookie names, `Set-Cookie` serialisation and `Cookie` parsing exactly as Better Auth does.
 //! * [`dates`]: ISO-8601 millisecond timestamps as Better Auth emits them.
 //! * [`schema`], [`models`], [`adapter`]: the component tables and Better Auth's adapter operations over a
 //!   transaction.
 //! * [`origin`], [`rate_limit`]: the security floor (CSRF/origin checks, callback URL validation, rate limits).
+//! * [`email`]: the mail transport trait, the dev outbox and SMTP.
+
+#[macro_use]
+mod macros;
 
 pub mod adapter;
+pub mod config;
 pub mod cookies;
 pub mod crypto;
 pub mod dates;
+pub mod email;
+mod endpoints;
+pub mod error;
+mod hasher;
 pub mod models;
 pub mod origin;
 pub mod rate_limit;
 pub mod schema;
+pub mod service;
+mod session;
+
+pub use service::{AuthDeps, AuthRequest, AuthResponse, AuthService, MAX_BODY_BYTES};

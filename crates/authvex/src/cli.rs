@@ -30,6 +30,9 @@ enum Command {
         /// Port of the site origin (HTTP actions, auth); 0 picks a free port.
         #[arg(long, default_value_t = 3211)]
         site_port: u16,
+        /// JSON config file: `{"auth": {...Better Auth option names...}}`.
+        #[arg(long, env = "AUTHVEX_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Reads and writes deployment environment variables.
     Env {
@@ -81,8 +84,15 @@ fn init_tracing() {
 
 async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Dev { data, port, site_port } => {
-            let config = ServerConfig::sqlite(&data, port, site_port);
+        Command::Dev { data, port, site_port, config: config_file } => {
+            let mut config = ServerConfig::sqlite(&data, port, site_port);
+            config.process_env = process_env();
+            if let Some(path) = config_file {
+                let file = ConfigFile::load(&path)?;
+                if let Some(auth) = config.auth.as_mut() {
+                    auth.options = file.auth;
+                }
+            }
             let server = server::start(app, config).await.context("cannot start the deployment")?;
             println!("authvex dev: deployment ready (data in {})", data.display());
             println!("API URL:  {}", server.api_url);
@@ -129,6 +139,28 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The config file (`--config`): Better Auth's option names under `auth`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    auth: auth::config::AuthOptions,
+}
+
+impl ConfigFile {
+    fn load(path: &std::path::Path) -> anyhow::Result<ConfigFile> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+}
+
+/// The process environment variables the deployment reads (they override `authvex env set` values).
+fn process_env() -> std::collections::BTreeMap<String, String> {
+    const NAMES: &[&str] = &["BETTER_AUTH_SECRET", "SITE_URL", "TRUSTED_ORIGINS", "CONVEX_SITE_URL"];
+    std::env::vars().filter(|(name, _)| NAMES.contains(&name.as_str())).collect()
 }
 
 async fn shutdown_signal() {

@@ -31,6 +31,8 @@ pub const MAX_BODY_BYTES: usize = 20 << 20;
 pub struct ApiState {
     pub runtime: Arc<Runtime>,
     pub auth: Arc<dyn AuthVerifier>,
+    /// The built-in auth service, served under its base path on the site origin.
+    pub auth_service: Option<auth::AuthService>,
     pub version: &'static str,
 }
 
@@ -96,7 +98,27 @@ async fn http_action_under_prefix(state: State<ApiState>, request: Request) -> R
 }
 
 async fn http_action(State(state): State<ApiState>, request: Request) -> Response {
+    let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
+    if let Some(service) = state.auth_service.as_ref().filter(|s| s.handles(parts.uri.path())) {
+        let bytes = match axum::body::to_bytes(body, auth::MAX_BODY_BYTES).await {
+            Ok(b) => b,
+            Err(_) => {
+                return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large")
+                    .into_response()
+            }
+        };
+        let request = auth::AuthRequest {
+            method: parts.method,
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
+            headers: parts.headers,
+            body: bytes,
+            peer,
+        };
+        let (parts, body) = service.handle(request).await.into_parts();
+        return Response::from_parts(parts, axum::body::Body::from(body));
+    }
     let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => {

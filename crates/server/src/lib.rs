@@ -1,11 +1,13 @@
 //! A running deployment: storage opened, database and runtime built, the API and site origins bound.
 //! Used by the CLI and by black-box tests (which bind port 0).
 
+mod auth_setup;
 pub mod env_store;
 
 use database::{Database, DatabaseConfig, OsEntropy, SystemClock};
 use functions::{App, Runtime};
 use http_api::{ApiState, AuthVerifier, NoAuthProviders};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +34,31 @@ pub struct ServerConfig {
     pub site_addr: SocketAddr,
     /// How often deployment env vars are re-read so `authvex env set` reaches running functions.
     pub env_refresh: Duration,
+    /// The built-in auth service (`None` = no `/api/auth`).
+    pub auth: Option<AuthSettings>,
+    /// The process environment as the CLI saw it (overrides the deployment env store; core crates never read it).
+    pub process_env: BTreeMap<String, String>,
+}
+
+/// How the auth service is configured.
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    /// Options from the config file (Better Auth names).
+    pub options: auth::config::AuthOptions,
+    /// Development mode: generate and store a secret when none is set, log mails to an outbox file.
+    pub dev: bool,
+    /// Where mails go.
+    pub mail: MailSettings,
+}
+
+/// Outgoing mail.
+#[derive(Debug, Clone, Default)]
+pub enum MailSettings {
+    /// Log links and append mails to `<data>/outbox.jsonl` (the default in development).
+    #[default]
+    Dev,
+    /// Send through an SMTP relay.
+    Smtp(auth::email::SmtpSettings),
 }
 
 impl ServerConfig {
@@ -41,6 +68,8 @@ impl ServerConfig {
             api_addr: SocketAddr::from(([127, 0, 0, 1], api_port)),
             site_addr: SocketAddr::from(([127, 0, 0, 1], site_port)),
             env_refresh: Duration::from_secs(2),
+            auth: Some(AuthSettings { dev: true, ..AuthSettings::default() }),
+            process_env: BTreeMap::new(),
         }
     }
 }
@@ -59,6 +88,8 @@ pub enum ServerError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Env(#[from] env_store::EnvError),
+    #[error("auth configuration: {0}")]
+    Auth(String),
 }
 
 /// The SQLite file inside a data folder.
@@ -121,9 +152,15 @@ pub async fn start_with_auth(
     auth: Arc<dyn AuthVerifier>,
 ) -> Result<RunningServer, ServerError> {
     let persistence = open_storage(&config.storage)?;
+    let mut app = app;
+    if config.auth.is_some() {
+        app.extend_schema(auth::schema::auth_schema());
+    }
+    let clock: Arc<dyn database::Clock> = Arc::new(SystemClock);
+    let entropy: Arc<dyn database::Entropy> = Arc::new(OsEntropy);
     let db = Database::open(
         persistence.clone(),
-        DatabaseConfig::new(app.schema_ref().clone(), Arc::new(SystemClock), Arc::new(OsEntropy)),
+        DatabaseConfig::new(app.schema_ref().clone(), clock.clone(), entropy.clone()),
     )
     .await?;
 
@@ -142,9 +179,21 @@ pub async fn start_with_auth(
     let builtins = builtin_env(&api_url, &site_url);
     let mut env = env_store::list(persistence.as_ref()).await?;
     env.extend(builtins.clone());
+    let auth_service = match &config.auth {
+        Some(settings) => Some(
+            auth_setup::build(settings, &config, persistence.as_ref(), &db, clock, entropy, &site_url, &mut env)
+                .await?,
+        ),
+        None => None,
+    };
     let runtime = Runtime::new(db, app, env).map_err(ServerError::App)?;
 
-    let state = ApiState { runtime: runtime.clone(), auth, version: concat!("authvex ", env!("CARGO_PKG_VERSION")) };
+    let state = ApiState {
+        runtime: runtime.clone(),
+        auth,
+        auth_service,
+        version: concat!("authvex ", env!("CARGO_PKG_VERSION")),
+    };
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
     for (listener, router) in
@@ -155,7 +204,8 @@ pub async fn start_with_auth(
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(shutdown).await {
                 tracing::error!(error = %e, "listener failed");
             }
         }));

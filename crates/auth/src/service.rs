@@ -1,0 +1,425 @@
+//! The request pipeline (Better Auth's order): rate limit → route → body parsing → origin check → endpoint, each
+//! endpoint's database work in one serializable transaction.
+
+use crate::config::AuthConfig;
+use crate::cookies::{self, CookieConfig, SetCookie};
+use crate::email::{Email, EmailTransport};
+use crate::error::{codes, AuthError};
+use crate::hasher::Hasher;
+use crate::origin::{self, TrustedOrigins};
+use crate::rate_limit::{self, IpConfig, RateLimiter};
+use crate::{crypto, endpoints};
+use bytes::Bytes;
+use database::{Clock, Database, Entropy};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Largest request body the auth endpoints read.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// How often a conflicting auth transaction is retried.
+pub(crate) const MAX_ATTEMPTS: u32 = 32;
+
+/// One request to the auth service, as the HTTP layer hands it over.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub method: Method,
+    /// The full request path (including the base path, e.g. `/api/auth/sign-in/email`).
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The TCP peer (for trusted-proxy decisions and rate limits).
+    pub peer: Option<IpAddr>,
+}
+
+pub type AuthResponse = http::Response<Bytes>;
+
+/// Services the auth service depends on.
+pub struct AuthDeps {
+    pub db: Database,
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+    pub mailer: Arc<dyn EmailTransport>,
+    pub rate_limit_store: Arc<dyn rate_limit::RateLimitStore>,
+    /// Concurrent password hashes (each holds 32 MiB).
+    pub hash_permits: usize,
+}
+
+/// The auth service of one deployment. Cheap to clone.
+#[derive(Clone)]
+pub struct AuthService {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub db: Database,
+    pub config: AuthConfig,
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+    pub mailer: Arc<dyn EmailTransport>,
+    pub limiter: RateLimiter,
+    pub trusted: TrustedOrigins,
+    pub hasher: Hasher,
+    pub cookies: CookieConfig,
+    pub ip: IpConfig,
+}
+
+/// What an endpoint answers.
+#[derive(Debug, Default)]
+pub(crate) struct Reply {
+    pub status: u16,
+    /// `None`: empty body.
+    pub body: Option<serde_json::Value>,
+    pub html: Option<String>,
+    pub cookies: Vec<SetCookie>,
+    pub location: Option<String>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    pub fn json(body: serde_json::Value) -> Self {
+        Reply { status: 200, body: Some(body), ..Default::default() }
+    }
+
+    pub fn redirect(location: String) -> Self {
+        Reply { status: 302, location: Some(location), ..Default::default() }
+    }
+
+    pub fn with_cookies(mut self, cookies: impl IntoIterator<Item = SetCookie>) -> Self {
+        self.cookies.extend(cookies);
+        self
+    }
+}
+
+/// The facts of one call that endpoints read.
+pub(crate) struct Call<'a> {
+    pub svc: &'a Inner,
+    pub req: &'a AuthRequest,
+    pub body: Option<serde_json::Value>,
+    pub query: Vec<(String, String)>,
+    pub now_ms: f64,
+    pub ip: Option<IpAddr>,
+    /// The request's `Cookie` header, plus a session cookie derived from a bearer token.
+    pub cookie_header: Option<String>,
+}
+
+impl Call<'_> {
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.req.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The session token from the signed session cookie, if present and correctly signed.
+    pub fn session_token(&self) -> Option<String> {
+        let name = cookies::cookie_name(&self.svc.cookies, "session_token");
+        cookies::read_signed_cookie(self.cookie_header.as_deref(), &name, &self.svc.config.secret)
+    }
+
+    /// Whether the request carries the signed `dont_remember` cookie.
+    pub fn dont_remember(&self) -> bool {
+        let name = cookies::cookie_name(&self.svc.cookies, "dont_remember");
+        cookies::read_signed_cookie(self.cookie_header.as_deref(), &name, &self.svc.config.secret).is_some()
+    }
+
+    pub fn user_agent(&self) -> String {
+        self.header("user-agent").unwrap_or_default().to_string()
+    }
+
+    pub fn ip_string(&self) -> String {
+        self.ip.map(|ip| ip.to_string()).unwrap_or_default()
+    }
+}
+
+impl AuthService {
+    /// Builds the service; fails on an invalid configuration.
+    pub fn new(config: AuthConfig, deps: AuthDeps) -> Result<AuthService, String> {
+        config.validate()?;
+        let trusted = TrustedOrigins::new(&config.base_url, &config.trusted_origins).map_err(|e| e.to_string())?;
+        let cookies = CookieConfig {
+            prefix: config.advanced.cookie_prefix.clone().unwrap_or_else(|| "better-auth".into()),
+            secure: config.secure_cookies(),
+            ..CookieConfig::default()
+        };
+        let mut ip = IpConfig::default();
+        if let Some(headers) = &config.advanced.ip_address_headers {
+            ip.ip_headers = headers.clone();
+        }
+        let limiter = RateLimiter::new(config.rate_limit.clone(), deps.rate_limit_store);
+        let hasher = Hasher::new(deps.hash_permits, deps.entropy.clone());
+        Ok(AuthService {
+            inner: Arc::new(Inner {
+                db: deps.db,
+                config,
+                clock: deps.clock,
+                entropy: deps.entropy,
+                mailer: deps.mailer,
+                limiter,
+                trusted,
+                hasher,
+                cookies,
+                ip,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// Whether a path belongs to the auth service (is under its base path).
+    pub fn handles(&self, path: &str) -> bool {
+        let base = &self.inner.config.base_path;
+        path == base || path.starts_with(&format!("{base}/"))
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: AuthRequest) -> AuthResponse {
+        let svc = &*self.inner;
+        let now_nanos = svc.clock.now_nanos();
+        let now_ms = crate::dates::millis_from_nanos(now_nanos);
+        let ip = rate_limit::client_ip(&req.headers, req.peer, &svc.ip);
+        let sub_path = req.path.strip_prefix(svc.config.base_path.as_str()).unwrap_or("").to_string();
+
+        // CORS preflight for trusted origins (Better Auth leaves CORS to the framework; we are the framework).
+        if req.method == Method::OPTIONS {
+            return self.preflight(&req);
+        }
+
+        // 1. Rate limit (before routing, like Better Auth: unknown paths count too).
+        if let Err(limited) = svc.limiter.check(&sub_path, ip, now_nanos / 1_000_000).await {
+            let (parts, body) = limited.to_response().into_parts();
+            return AuthResponse::from_parts(parts, Bytes::from(body));
+        }
+
+        // 2. Route.
+        let Some(route) = endpoints::route(&req.method, &sub_path) else {
+            return empty(StatusCode::NOT_FOUND);
+        };
+
+        // 3. Body.
+        let body = match parse_body(&req, route.accepts_form()) {
+            Ok(b) => b,
+            Err(e) => return finish(svc, &req, error_reply(e)),
+        };
+
+        // 4. Origin / CSRF checks for state-changing requests.
+        {
+            let mut facts = origin::RequestFacts::from_headers(&req.method, &req.headers);
+            facts.scope = origin::CsrfScope::for_path(&sub_path);
+            let request_origin = request_origin(&req.headers);
+            facts.request_origin = request_origin.as_deref();
+            if let Err(e) = origin::check_request(&facts, &svc.trusted) {
+                let err = AuthError::new(e.status, e.code, e.message);
+                return finish(svc, &req, error_reply(err));
+            }
+        }
+
+        let mut cookie_header = req.headers.get(http::header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        if let Some(signed) = bearer_session_cookie(svc, &req.headers) {
+            let name = cookies::cookie_name(&svc.cookies, "session_token");
+            let extra = format!("{name}={}", cookies::encode_uri_component(&signed));
+            // The bearer token takes precedence: first occurrence of a cookie name wins.
+            cookie_header = Some(match cookie_header {
+                Some(existing) => format!("{extra}; {existing}"),
+                None => extra,
+            });
+        }
+        let query = req.query.as_deref().map(parse_query).unwrap_or_default();
+        let call = Call { svc, req: &req, body, query, now_ms, ip, cookie_header };
+        let reply = match endpoints::dispatch(route, &call).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                if e.status >= 500 {
+                    tracing::error!(path = %req.path, code = ?e.code, "auth request failed: {}", e.message);
+                }
+                error_reply(e)
+            }
+        };
+        finish(svc, &req, reply)
+    }
+
+    fn preflight(&self, req: &AuthRequest) -> AuthResponse {
+        let mut response = empty(StatusCode::NO_CONTENT);
+        if let Some(origin) = req.headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            if self.inner.trusted.matches(origin) {
+                let headers = response.headers_mut();
+                set(headers, "access-control-allow-origin", origin);
+                set(headers, "access-control-allow-credentials", "true");
+                set(headers, "access-control-allow-methods", "GET, POST, OPTIONS");
+                let requested = req
+                    .headers
+                    .get("access-control-request-headers")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("content-type, authorization");
+                set(headers, "access-control-allow-headers", requested);
+                set(headers, "access-control-max-age", "86400");
+                set(headers, "vary", "Origin");
+            }
+        }
+        response
+    }
+}
+
+impl Inner {
+    /// Sends a mail; failures are logged, never shown to the client (Better Auth awaits but ignores them too).
+    pub async fn send_mail(&self, email: Email) {
+        if let Err(e) = self.mailer.send(email).await {
+            tracing::error!(error = %e, "sending mail failed");
+        }
+    }
+
+    /// The session cookie for a token (`max_age: None` for a browser-session cookie).
+    pub fn session_cookie(&self, token: &str, max_age: Option<u64>) -> SetCookie {
+        let signed = crypto::sign_cookie_value(token, &self.config.secret);
+        cookies::session_cookie(&self.cookies, &signed, max_age)
+    }
+}
+
+pub(crate) fn storage_error(e: &database::DatabaseError) -> AuthError {
+    tracing::error!(error = %e, "auth storage failure");
+    AuthError::internal("INTERNAL_SERVER_ERROR", "Internal server error")
+}
+
+/// `Authorization: Bearer <token>` (bearer plugin): a signed value (`token.signature`, URL-encoded or not) or, as
+/// Better Auth accepts, a raw session token that we sign ourselves. Returns the signed value when valid.
+fn bearer_session_cookie(svc: &Inner, headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+    if token.is_empty() {
+        return None;
+    }
+    let decoded = if token.contains('%') {
+        percent_encoding::percent_decode_str(token).decode_utf8().ok()?.into_owned()
+    } else {
+        token.to_string()
+    };
+    if decoded.contains('.') {
+        crypto::verify_signed_value(&decoded, &svc.config.secret).map(|_| decoded)
+    } else {
+        Some(crypto::sign_cookie_value(&decoded, &svc.config.secret))
+    }
+}
+
+/// The origin a request was addressed to (`X-Forwarded-Proto` or http, and `Host`).
+fn request_origin(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(http::header::HOST)?.to_str().ok()?;
+    let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
+    Some(format!("{proto}://{host}"))
+}
+
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                let s = s.replace('+', " ");
+                percent_encoding::percent_decode_str(&s).decode_utf8_lossy().into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Parses the body per Better Auth: JSON only (form-encoded for OAuth callbacks), size-capped.
+fn parse_body(req: &AuthRequest, accepts_form: bool) -> Result<Option<serde_json::Value>, AuthError> {
+    if req.body.is_empty() {
+        return Ok(None);
+    }
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(codes::PAYLOAD_TOO_LARGE());
+    }
+    let content_type = req.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media.contains("application/json") {
+        return serde_json::from_slice(&req.body).map(Some).map_err(|_| codes::INVALID_JSON());
+    }
+    if accepts_form && media.contains("application/x-www-form-urlencoded") {
+        let text = std::str::from_utf8(&req.body).map_err(|_| codes::INVALID_JSON())?;
+        let map: serde_json::Map<String, serde_json::Value> =
+            parse_query(text).into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+        return Ok(Some(serde_json::Value::Object(map)));
+    }
+    let allowed = if accepts_form { "application/json, application/x-www-form-urlencoded" } else { "application/json" };
+    let message = if content_type.is_empty() {
+        format!("Content-Type is required. Allowed types: {allowed}")
+    } else {
+        format!("Content-Type \"{content_type}\" is not allowed. Allowed types: {allowed}")
+    };
+    Err(AuthError::new(415, "UNSUPPORTED_MEDIA_TYPE", message))
+}
+
+fn error_reply(e: AuthError) -> Reply {
+    Reply { status: e.status, body: e.body(), ..Default::default() }
+}
+
+fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}
+
+fn empty(status: StatusCode) -> AuthResponse {
+    let mut response = AuthResponse::new(Bytes::new());
+    *response.status_mut() = status;
+    response
+}
+
+/// Turns a reply into a response: JSON content type (Better Auth sets it even on empty bodies and redirects),
+/// cookies one per header, bearer's `set-auth-token`, CORS for trusted origins.
+fn finish(svc: &Inner, req: &AuthRequest, reply: Reply) -> AuthResponse {
+    let body = match (&reply.html, &reply.body) {
+        (Some(html), _) => Bytes::from(html.clone()),
+        (None, Some(json)) => Bytes::from(json.to_string()),
+        (None, None) => Bytes::new(),
+    };
+    let mut response = AuthResponse::new(body);
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    if reply.html.is_some() {
+        set(headers, "content-type", "text/html; charset=utf-8");
+    } else {
+        set(headers, "content-type", "application/json");
+    }
+    if let Some(location) = &reply.location {
+        set(headers, "location", location);
+    }
+    let session_name = cookies::cookie_name(&svc.cookies, "session_token");
+    let mut auth_token = None;
+    for cookie in &reply.cookies {
+        if cookie.name == session_name && !cookie.value.is_empty() {
+            auth_token = Some(cookie.value.clone());
+        }
+        if let Ok(v) = HeaderValue::from_str(&cookie.to_header_value()) {
+            headers.append(http::header::SET_COOKIE, v);
+        }
+    }
+    for (name, value) in &reply.headers {
+        set(headers, name, value);
+    }
+    let mut expose = Vec::new();
+    if let Some(token) = auth_token {
+        set(headers, "set-auth-token", &token);
+        expose.push("set-auth-token");
+    }
+    if let Some(origin) = req.headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        if svc.trusted.matches(origin) {
+            set(headers, "access-control-allow-origin", origin);
+            set(headers, "access-control-allow-credentials", "true");
+            set(headers, "vary", "Origin");
+        }
+    }
+    if !expose.is_empty() {
+        set(headers, "access-control-expose-headers", &expose.join(", "));
+    }
+    response
+}

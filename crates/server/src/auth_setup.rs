@@ -1,0 +1,81 @@
+//! Resolves the auth service's configuration (defaults < config file < deployment env < process env) and builds
+//! it. In development a missing secret is generated once and stored in the deployment env.
+
+use crate::{env_store, AuthSettings, MailSettings, ServerConfig, ServerError, StorageConfig};
+use auth::config::AuthConfig;
+use auth::crypto::Secret;
+use database::{Clock, Database, Entropy};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use storage::Persistence;
+
+/// Looks a name up in the process environment first, then the deployment env store.
+fn lookup<'a>(config: &'a ServerConfig, env: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    config.process_env.get(name).or_else(|| env.get(name)).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn build(
+    settings: &AuthSettings,
+    config: &ServerConfig,
+    persistence: &dyn Persistence,
+    db: &Database,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    site_url: &str,
+    env: &mut BTreeMap<String, String>,
+) -> Result<auth::AuthService, ServerError> {
+    let secret = match lookup(config, env, "BETTER_AUTH_SECRET").map(str::to_string) {
+        Some(secret) => secret,
+        None if settings.dev => {
+            let mut bytes = [0u8; 32];
+            entropy.fill(&mut bytes);
+            let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            env_store::set(persistence, "BETTER_AUTH_SECRET", &secret).await?;
+            env.insert("BETTER_AUTH_SECRET".into(), secret.clone());
+            tracing::warn!(
+                "no BETTER_AUTH_SECRET was set: generated one and stored it in the deployment env \
+                 (see `authvex env get BETTER_AUTH_SECRET`)"
+            );
+            secret
+        }
+        None => {
+            return Err(ServerError::Auth(
+                "BETTER_AUTH_SECRET is not set (authvex env set BETTER_AUTH_SECRET <32+ random characters>)".into(),
+            ))
+        }
+    };
+    let base_url = lookup(config, env, "SITE_URL").unwrap_or(site_url).to_string();
+    let mut auth_config = AuthConfig::new(&base_url, Secret::new(secret));
+    auth_config.apply(settings.options.clone());
+    if let Some(url) = lookup(config, env, "SITE_URL") {
+        auth_config.base_url = url.trim_end_matches('/').to_string();
+    }
+    // The deployment's own origins are always trusted (clients may talk to the site origin directly).
+    auth_config.trusted_origins.push(site_url.to_string());
+    if let Some(extra) = lookup(config, env, "TRUSTED_ORIGINS") {
+        auth_config.trusted_origins.extend(extra.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()));
+    }
+    let mailer: Arc<dyn auth::email::EmailTransport> = match &settings.mail {
+        MailSettings::Dev => {
+            let outbox = match &config.storage {
+                StorageConfig::Sqlite { data_dir } => Some(data_dir.join("outbox.jsonl")),
+                StorageConfig::Memory => None,
+            };
+            Arc::new(auth::email::DevTransport::new(outbox))
+        }
+        MailSettings::Smtp(smtp) => {
+            Arc::new(auth::email::SmtpTransport::new(smtp).map_err(|e| ServerError::Auth(e.to_string()))?)
+        }
+    };
+    let hash_permits = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let deps = auth::AuthDeps {
+        db: db.clone(),
+        clock,
+        entropy,
+        mailer,
+        rate_limit_store: Arc::new(auth::rate_limit::MemoryStore::default()),
+        hash_permits,
+    };
+    auth::AuthService::new(auth_config, deps).map_err(ServerError::Auth)
+}
