@@ -34,6 +34,12 @@ enum Command {
         #[arg(long, env = "AUTHVEX_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Prints the auth component's schema (tables, fields, indexes) as Convex `schema.ts`, or as JSON.
+    Generate {
+        /// Print JSON instead of TypeScript.
+        #[arg(long)]
+        json: bool,
+    },
     /// Reads and writes deployment environment variables.
     Env {
         /// Data folder of the deployment.
@@ -108,6 +114,15 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
             server.wait().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Generate { json } => {
+            let schema = auth::schema::describe();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&schema)?);
+            } else {
+                print!("{}", crate::generate::typescript(&schema));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Env { data, action } => {
             let persistence = server::open_storage(&StorageConfig::Sqlite { data_dir: data })?;
             let p = persistence.as_ref();
@@ -159,7 +174,8 @@ impl ConfigFile {
 
 /// The process environment variables the deployment reads (they override `authvex env set` values).
 fn process_env() -> std::collections::BTreeMap<String, String> {
-    const NAMES: &[&str] = &["BETTER_AUTH_SECRET", "SITE_URL", "TRUSTED_ORIGINS", "CONVEX_SITE_URL"];
+    const NAMES: &[&str] =
+        &["BETTER_AUTH_SECRET", "SITE_URL", "TRUSTED_ORIGINS", "CONVEX_SITE_URL", "SMTP_URL", "SMTP_FROM"];
     std::env::vars().filter(|(name, _)| NAMES.contains(&name.as_str())).collect()
 }
 

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod cli;
+mod generate;
 
 pub use database::schema::{BY_CREATION_TIME, BY_ID};
 pub use database::{IndexRange, Order, Schema, TableDefinition};

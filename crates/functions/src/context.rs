@@ -205,6 +205,24 @@ fn to_object(fields: impl Serialize) -> Result<Object, FunctionError> {
     }
 }
 
+/// Tables of components (the auth component's `betterAuth/*`) are not visible to app functions, as in Convex.
+fn check_app_table(table: &str) -> Result<(), FunctionError> {
+    if table.contains('/') {
+        return Err(FunctionError::msg(format!(
+            "table {table:?} belongs to a component and cannot be accessed from app functions"
+        )));
+    }
+    Ok(())
+}
+
+/// Documents of component tables behave as nonexistent for app functions.
+fn hide_component(t: &Transaction, id: &DocumentId) -> Result<(), database::DatabaseError> {
+    if t.table_name_of(id).is_some_and(|table| table.contains('/')) {
+        return Err(database::DatabaseError::NotFound(format!("nonexistent document id {id}")));
+    }
+    Ok(())
+}
+
 /// Read access to the database (`ctx.db` in queries).
 #[derive(Clone)]
 pub struct DatabaseReader {
@@ -215,12 +233,23 @@ impl DatabaseReader {
     /// Fetches a document by id; `None` if it does not exist.
     pub async fn get(&self, id: impl IntoDocumentId) -> Result<Option<Document>, FunctionError> {
         let id = id.into_document_id()?;
-        with_txn(&self.txn, async |t| t.get(&id).await).await.map(|d| d.map(Document))
+        with_txn(&self.txn, async |t| {
+            if t.table_name_of(&id).is_some_and(|table| table.contains('/')) {
+                return Ok(None);
+            }
+            t.get(&id).await
+        })
+        .await
+        .map(|d| d.map(Document))
     }
 
     /// Starts a query over a table (by creation time unless an index is chosen).
     pub fn query(&self, table: &str) -> QueryBuilder {
-        QueryBuilder { txn: self.txn.clone(), request: ScanRequest::new(table, database::schema::BY_CREATION_TIME) }
+        QueryBuilder {
+            txn: self.txn.clone(),
+            request: ScanRequest::new(table, database::schema::BY_CREATION_TIME),
+            denied: check_app_table(table).err(),
+        }
     }
 
     /// The table an id belongs to (`db.normalizeId`'s check), if it is a valid id of an existing table.
@@ -251,6 +280,7 @@ impl DatabaseWriter {
 
     /// Inserts a document (any `Serialize` that becomes an object); returns its id.
     pub async fn insert(&self, table: &str, fields: impl Serialize) -> Result<DocumentId, FunctionError> {
+        check_app_table(table)?;
         let fields = to_object(fields)?;
         with_txn(&self.reader.txn, async |t| t.insert(table, fields).await).await
     }
@@ -259,27 +289,43 @@ impl DatabaseWriter {
     pub async fn patch(&self, id: impl IntoDocumentId, fields: impl Serialize) -> Result<(), FunctionError> {
         let id = id.into_document_id()?;
         let fields = to_object(fields)?;
-        with_txn(&self.reader.txn, async |t| t.patch(&id, fields, &[]).await).await
+        with_txn(&self.reader.txn, async |t| {
+            hide_component(t, &id)?;
+            t.patch(&id, fields, &[]).await
+        })
+        .await
     }
 
     /// Removes fields from a document (what `patch` with `undefined` values does in Convex).
     pub async fn unset(&self, id: impl IntoDocumentId, fields: &[&str]) -> Result<(), FunctionError> {
         let id = id.into_document_id()?;
         let remove: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-        with_txn(&self.reader.txn, async |t| t.patch(&id, Object::new(), &remove).await).await
+        with_txn(&self.reader.txn, async |t| {
+            hide_component(t, &id)?;
+            t.patch(&id, Object::new(), &remove).await
+        })
+        .await
     }
 
     /// Replaces a document's fields (system fields are kept).
     pub async fn replace(&self, id: impl IntoDocumentId, fields: impl Serialize) -> Result<(), FunctionError> {
         let id = id.into_document_id()?;
         let fields = to_object(fields)?;
-        with_txn(&self.reader.txn, async |t| t.replace(&id, fields).await).await
+        with_txn(&self.reader.txn, async |t| {
+            hide_component(t, &id)?;
+            t.replace(&id, fields).await
+        })
+        .await
     }
 
     /// Deletes a document.
     pub async fn delete(&self, id: impl IntoDocumentId) -> Result<(), FunctionError> {
         let id = id.into_document_id()?;
-        with_txn(&self.reader.txn, async |t| t.delete(&id).await).await
+        with_txn(&self.reader.txn, async |t| {
+            hide_component(t, &id)?;
+            t.delete(&id).await
+        })
+        .await
     }
 }
 
@@ -343,6 +389,7 @@ pub struct PaginationResult {
 pub struct QueryBuilder {
     txn: SharedTxn,
     request: ScanRequest,
+    denied: Option<FunctionError>,
 }
 
 impl QueryBuilder {
@@ -368,6 +415,9 @@ impl QueryBuilder {
     }
 
     async fn run(self, limit: Option<usize>, after: Option<Vec<u8>>) -> Result<database::ScanResult, FunctionError> {
+        if let Some(denied) = self.denied {
+            return Err(denied);
+        }
         let mut request = self.request;
         request.limit = limit;
         request.after = after;

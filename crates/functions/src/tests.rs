@@ -291,3 +291,20 @@ async fn unique_returns_one_or_fails_on_many() {
     let many = call(&rt, "items:anyOdd", obj! {}, None).await.result.unwrap_err();
     assert!(many.message.contains("more than one result"), "{}", many.message);
 }
+
+#[tokio::test]
+async fn component_tables_are_invisible_to_app_functions() {
+    let mut app = App::new();
+    app.schema(Schema::new().table("betterAuth/user", TableDefinition::new()).table("notes", TableDefinition::new()));
+    app.mutation("x:peek", |ctx: MutationCtx, _: Value| async move {
+        ctx.db.query("betterAuth/user").collect().await.map(|d| d.len() as i64)
+    });
+    app.mutation("x:write", |ctx: MutationCtx, _: Value| async move {
+        ctx.db.insert("betterAuth/user", obj! {"name" => "mallory"}).await.map(|id| id.to_string())
+    });
+    let rt = runtime(app).await;
+    let peek = call(&rt, "x:peek", obj! {}, None).await.result.unwrap_err();
+    assert!(peek.message.contains("belongs to a component"), "{}", peek.message);
+    let write = call(&rt, "x:write", obj! {}, None).await.result.unwrap_err();
+    assert!(write.message.contains("belongs to a component"), "{}", write.message);
+}

@@ -56,7 +56,15 @@ pub(crate) async fn build(
     if let Some(extra) = lookup(config, env, "TRUSTED_ORIGINS") {
         auth_config.trusted_origins.extend(extra.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()));
     }
-    let mailer: Arc<dyn auth::email::EmailTransport> = match &settings.mail {
+    let smtp_from_env = lookup(config, env, "SMTP_URL").map(|url| auth::email::SmtpSettings {
+        url: url.to_string(),
+        from: lookup(config, env, "SMTP_FROM").unwrap_or("authvex <no-reply@localhost>").to_string(),
+    });
+    let mail = match smtp_from_env {
+        Some(smtp) => MailSettings::Smtp(smtp),
+        None => settings.mail.clone(),
+    };
+    let mailer: Arc<dyn auth::email::EmailTransport> = match &mail {
         MailSettings::Dev => {
             let outbox = match &config.storage {
                 StorageConfig::Sqlite { data_dir } => Some(data_dir.join("outbox.jsonl")),
