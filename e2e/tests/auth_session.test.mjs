@@ -180,6 +180,37 @@ describe("better-auth client: sessions", { timeout: 900_000 }, () => {
         assert.equal(first.session.token, account.token, "the first browser keeps its own session");
       });
 
+      test("rememberMe: false gives a browser-session cookie and a one-day session", async () => {
+        const account = await signedUpUser("remember");
+        const browser = newBrowser("remember-2");
+        const data = expectData(
+          await browser.client.signIn.email({ email: account.email, password: account.password, rememberMe: false }),
+        );
+        const cookies = browser.last().setCookies.map(parseSetCookie);
+        const session = cookies.find((c) => c.name === SESSION_COOKIE);
+        assert.ok(session, `Set-Cookie: ${browser.last().setCookies.join(" | ")}`);
+        assert.equal(tokenOfCookie(session.value), data.token);
+        assert.equal(session.attributes["max-age"], undefined, "no Max-Age: gone when the browser closes");
+        assert.equal(session.attributes.expires, undefined);
+        const dontRemember = cookies.find((c) => c.name === "better-auth.dont_remember");
+        assert.ok(dontRemember, `dont_remember cookie; Set-Cookie: ${browser.last().setCookies.join(" | ")}`);
+        assert.equal(tokenOfCookie(dontRemember.value), "true");
+        assert.equal(dontRemember.attributes["max-age"], undefined);
+
+        const mine = expectData(await browser.client.getSession());
+        assertDateNear(mine.session.expiresAt, Date.now() + 24 * 3600 * 1000, CLOCK_SLACK_MS, "session.expiresAt");
+
+        // A later re-issue of the session cookie keeps it session-only.
+        expectData(await browser.client.updateUser({ name: "Forgetful" }));
+        for (const c of browser
+          .last()
+          .setCookies.map(parseSetCookie)
+          .filter((c) => c.name === SESSION_COOKIE)) {
+          assert.equal(c.attributes["max-age"], undefined, `re-issued session cookie: ${browser.last().setCookies}`);
+        }
+        assert.equal(browser.sessionToken(), data.token);
+      });
+
       test("wrong password or unknown e-mail: 401 INVALID_EMAIL_OR_PASSWORD, no cookie", async () => {
         const account = await signedUpUser("wrong-password");
         const browser = newBrowser("wrong-password-2");
@@ -263,6 +294,17 @@ describe("better-auth client: sessions", { timeout: 900_000 }, () => {
           "EMAIL_CAN_NOT_BE_UPDATED",
         );
         assert.equal(error.message, "Email can not be updated");
+        assert.equal(expectData(await account.browser.client.getSession()).user.email, account.email);
+      });
+
+      test("changeEmail while user.changeEmail is not enabled: 400 CHANGE_EMAIL_IS_DISABLED", async () => {
+        const account = await signedUpUser("change-email-off");
+        const error = expectError(
+          await account.browser.client.changeEmail({ newEmail: uniqueEmail("change-email-off-new") }),
+          400,
+          "CHANGE_EMAIL_IS_DISABLED",
+        );
+        assert.equal(error.message, "Change email is disabled");
         assert.equal(expectData(await account.browser.client.getSession()).user.email, account.email);
       });
 
