@@ -5,7 +5,7 @@
 //! injected ([`database::Clock`], [`database::Entropy`]); configuration arrives as [`config::AuthConfig`].
 //!
 //! Modules:
-//! * [`service`]: the request pipeline (rate limit → route → body → origin check → endpoint) and transactions.
+//! * [`service`]: the request pipeline (rate limit → route → origin check → body → endpoint) and transactions.
 //! * `endpoints`: one function per Better Auth endpoint; `session`: session lookup, refresh and cookies.
 //! * [`crypto`]: password hashing (scrypt, Better Auth's format), cookie signatures, ids and tokens, PKCE, JWTs.
 //! * [`cookies`]: cookie names, `Set-Cookie` serialisation and `Cookie` parsing exactly as Better Auth does.
@@ -34,4 +34,5 @@ pub mod schema;
 pub mod service;
 mod session;
 
+pub use hasher::HashLoad;
 pub use service::{AuthDeps, AuthRequest, AuthResponse, AuthService, MAX_BODY_BYTES};

@@ -1,11 +1,11 @@
-//! The request pipeline (Better Auth's order): rate limit → route → body parsing → origin check → endpoint, each
-//! endpoint's database work in one serializable transaction.
+//! The request pipeline: rate limit → route → origin check → body parsing → endpoint, each endpoint's database work
+//! in one serializable transaction. (Better Auth parses the body before the origin check; see `handle`.)
 
 use crate::config::AuthConfig;
 use crate::cookies::{self, CookieConfig, SetCookie};
 use crate::email::{Email, EmailTransport};
 use crate::error::{codes, AuthError};
-use crate::hasher::Hasher;
+use crate::hasher::{HashLoad, Hasher};
 use crate::origin::{self, TrustedOrigins};
 use crate::rate_limit::{self, IpConfig, RateLimiter};
 use crate::{crypto, endpoints};
@@ -174,6 +174,12 @@ impl AuthService {
         &self.inner.db
     }
 
+    /// The password hasher's load: hashes computing now, the most that ever did at once (at most
+    /// `AuthDeps::hash_permits`), and how many ran.
+    pub fn hash_load(&self) -> HashLoad {
+        self.inner.hasher.load()
+    }
+
     /// Whether a path belongs to the auth service (is under its base path).
     pub fn handles(&self, path: &str) -> bool {
         let base = &self.inner.config.base_path;
@@ -204,13 +210,9 @@ impl AuthService {
             return empty(StatusCode::NOT_FOUND);
         };
 
-        // 3. Body.
-        let body = match parse_body(&req, route.accepts_form()) {
-            Ok(b) => b,
-            Err(e) => return finish(svc, &req, error_reply(e)),
-        };
-
-        // 4. Origin / CSRF checks for state-changing requests.
+        // 3. Origin / CSRF checks for state-changing requests. Better Auth 1.4.9 parses the body first, but it only
+        // accepts JSON, so a cross-site form post would be answered 415 before the check that names it (1.7 accepts
+        // forms and answers 403): the security verdict comes first, and an attacker's body is never parsed.
         {
             let mut facts = origin::RequestFacts::from_headers(&req.method, &req.headers);
             facts.scope = origin::CsrfScope::for_path(&sub_path);
@@ -221,6 +223,12 @@ impl AuthService {
                 return finish(svc, &req, error_reply(err));
             }
         }
+
+        // 4. Body.
+        let body = match parse_body(&req, route.accepts_form()) {
+            Ok(b) => b,
+            Err(e) => return finish(svc, &req, error_reply(e)),
+        };
 
         let mut cookie_header = req.headers.get(http::header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_string);
         if let Some(signed) = bearer_session_cookie(svc, &req.headers) {

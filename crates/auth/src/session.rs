@@ -96,8 +96,9 @@ pub(crate) async fn load(txn: &mut Transaction, token: &str) -> Result<Option<(S
     Ok(Some((session, user)))
 }
 
-/// Resolves the request's session inside `txn`: deletes an expired row, and (when `refresh`) slides the expiry
-/// once the session is older than `updateAge`. Returns the refreshed cookie when it slid.
+/// Resolves the request's session inside `txn`: deletes an expired row (when `txn` can write), and (when
+/// `refresh`) slides the expiry once the session is older than `updateAge`. Returns the refreshed cookie when it
+/// slid.
 pub(crate) async fn resolve(
     call: &Call<'_>,
     txn: &mut Transaction,
@@ -108,7 +109,10 @@ pub(crate) async fn resolve(
     let Some((mut session, user)) = load(txn, &token).await? else { return Ok((Resolved::Gone, None)) };
     let now = call.now_ms;
     if session.expires_at < now {
-        adapter::delete_one(txn, Model::Session, &[eq("id", session.id.as_str())]).await.map_err(adapter_error)?;
+        // Endpoints that only read resolve in a read-only transaction: the row stays for a writing one to delete.
+        if !txn.is_read_only() {
+            adapter::delete_one(txn, Model::Session, &[eq("id", session.id.as_str())]).await.map_err(adapter_error)?;
+        }
         return Ok((Resolved::Gone, None));
     }
     let mut refreshed = None;

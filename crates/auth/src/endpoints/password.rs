@@ -153,10 +153,21 @@ pub(crate) async fn reset_password(call: &Call<'_>) -> Result<Reply, AuthError> 
         .filter(|t| !t.is_empty())
         .ok_or_else(codes::INVALID_TOKEN)?;
     check_password_length(call, &new_password)?;
-    let hash = svc.hasher.hash(&new_password).await.ok_or_else(codes::FAILED_TO_UPDATE_USER)?;
     let identifier = format!("{RESET_PREFIX}{token}");
-    let revoke = svc.config.email_and_password.revoke_sessions_on_password_reset;
     let now = call.now_ms;
+    // Hash only for a live token, as Better Auth does: made-up tokens must not buy scrypt runs. The transaction below
+    // checks again, since the token may be spent while we hash.
+    let live = read!(svc, txn, {
+        let row = adapter::find_one_row::<Verification>(txn, &[Where::eq("identifier", identifier.as_str())])
+            .await
+            .map_err(adapter_error)?;
+        Ok(row.is_some_and(|r| r.expires_at > now))
+    })?;
+    if !live {
+        return Err(codes::INVALID_TOKEN());
+    }
+    let hash = svc.hasher.hash(&new_password).await.ok_or_else(codes::FAILED_TO_UPDATE_USER)?;
+    let revoke = svc.config.email_and_password.revoke_sessions_on_password_reset;
     transact!(svc, txn, {
         // Single use: the row is deleted in the same transaction that changes the password, so two concurrent
         // resets with one token cannot both succeed (the loser conflicts, re-runs and finds no row).

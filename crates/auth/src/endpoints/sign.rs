@@ -68,9 +68,10 @@ pub(crate) async fn sign_up_email(call: &Call<'_>) -> Result<Reply, AuthError> {
 
     let Some((user, session)) = outcome else {
         if cfg.require_email_verification {
-            // Do not reveal that the address is taken: answer like a fresh sign-up awaiting verification.
-            let fake =
-                User { id: String::new(), name, email, email_verified: false, image, created_at: now, updated_at: now };
+            // Do not reveal that the address is taken: answer like a fresh sign-up awaiting verification, down to
+            // the shape of the id.
+            let id = crate::crypto::generate_id(svc.entropy.as_ref());
+            let fake = User { id, name, email, email_verified: false, image, created_at: now, updated_at: now };
             return Ok(Reply::json(serde_json::json!({"token": null, "user": fake.to_json()})));
         }
         return Err(codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL());
