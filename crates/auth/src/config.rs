@@ -21,6 +21,8 @@ pub struct AuthConfig {
     pub user: UserConfig,
     pub rate_limit: crate::rate_limit::RateLimitConfig,
     pub advanced: AdvancedConfig,
+    /// The convex plugin (JWTs for Convex functions); `None` = off.
+    pub jwt: Option<crate::jwt::JwtConfig>,
 }
 
 /// The options a config file may set (`authvex.json`, key `auth`), with Better Auth's names.
@@ -39,6 +41,17 @@ pub struct AuthOptions {
     pub user: Option<UserConfig>,
     pub rate_limit: Option<RateLimitOptions>,
     pub advanced: Option<AdvancedConfig>,
+    /// The convex plugin's `jwt` options.
+    pub jwt: Option<JwtOptions>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JwtOptions {
+    /// Token lifetime (default 900 s).
+    pub expiration_seconds: Option<u64>,
+    /// How long a rotated-out key keeps verifying (default 3600 s).
+    pub rotation_grace_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -165,6 +178,7 @@ impl AuthConfig {
             user: UserConfig::default(),
             rate_limit: crate::rate_limit::RateLimitConfig::default(),
             advanced: AdvancedConfig::default(),
+            jwt: None,
         }
     }
 

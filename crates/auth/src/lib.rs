@@ -27,6 +27,7 @@ pub mod email;
 mod endpoints;
 pub mod error;
 mod hasher;
+pub mod jwt;
 pub mod models;
 pub mod origin;
 pub mod rate_limit;

@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     pub hasher: Hasher,
     pub cookies: CookieConfig,
     pub ip: IpConfig,
+    /// The convex plugin's signing keys (cached).
+    pub keys: crate::jwt::KeyRing,
 }
 
 /// What an endpoint answers.
@@ -162,6 +164,7 @@ impl AuthService {
                 hasher,
                 cookies,
                 ip,
+                keys: crate::jwt::KeyRing::default(),
             }),
         })
     }
@@ -178,6 +181,21 @@ impl AuthService {
     /// `AuthDeps::hash_permits`), and how many ran.
     pub fn hash_load(&self) -> HashLoad {
         self.inner.hasher.load()
+    }
+
+    /// The published JWKS document (`{"keys": [...]}`), creating the first key pair when there is none. `None` when
+    /// the convex plugin is off.
+    pub async fn jwks(&self) -> Option<Result<serde_json::Value, AuthError>> {
+        self.inner.config.jwt.as_ref()?;
+        let now_ms = crate::dates::millis_from_nanos(self.inner.clock.now_nanos());
+        Some(self.inner.keys.keys(&self.inner, now_ms).await.map(|k| crate::jwt::jwks_document(&k)))
+    }
+
+    /// Creates a new signing key; the previous keys stay in the JWKS for the rotation grace period.
+    pub async fn rotate_keys(&self) -> Result<crate::jwt::PublicJwk, AuthError> {
+        let Some(jwt) = &self.inner.config.jwt else { return Err(AuthError::bare(404)) };
+        let now_ms = crate::dates::millis_from_nanos(self.inner.clock.now_nanos());
+        self.inner.keys.rotate(&self.inner, jwt, now_ms).await
     }
 
     /// Whether a path belongs to the auth service (is under its base path).

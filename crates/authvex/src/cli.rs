@@ -98,6 +98,7 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
                 if let Some(auth) = config.auth.as_mut() {
                     auth.options = file.auth;
                 }
+                config.auth_providers = file.auth_providers;
             }
             let server = server::start(app, config).await.context("cannot start the deployment")?;
             println!("authvex dev: deployment ready (data in {})", data.display());
@@ -162,6 +163,9 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
 struct ConfigFile {
     #[serde(default)]
     auth: auth::config::AuthOptions,
+    /// Extra token issuers in `convex/auth.config.ts` provider shapes.
+    #[serde(default, rename = "authProviders")]
+    auth_providers: Vec<serde_json::Value>,
 }
 
 impl ConfigFile {

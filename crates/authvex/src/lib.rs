@@ -12,14 +12,15 @@
 //! }
 //! ```
 
+pub mod auth_component;
 pub mod cli;
 mod generate;
 
 pub use database::schema::{BY_CREATION_TIME, BY_ID};
 pub use database::{IndexRange, Order, Schema, TableDefinition};
 pub use functions::{
-    ActionCtx, App, Auth, CorsConfig, DatabaseReader, DatabaseWriter, Document, FunctionError, HttpRequest,
-    HttpResponse, MutationCtx, PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, UserIdentity,
+    ActionCtx, App, Auth, ComponentReader, CorsConfig, DatabaseReader, DatabaseWriter, Document, FunctionError,
+    HttpRequest, HttpResponse, MutationCtx, PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, UserIdentity,
 };
 pub use http::{HeaderValue, Method, StatusCode};
 pub use value::validator::v;

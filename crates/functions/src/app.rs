@@ -287,6 +287,11 @@ impl App {
         self
     }
 
+    /// Whether a function is registered at `path` (any accepted form).
+    pub fn has_function(&self, path: &str) -> bool {
+        FunctionPath::parse(path).is_ok_and(|p| self.functions.contains_key(&p))
+    }
+
     /// The registered functions by canonical path.
     pub fn functions(&self) -> impl Iterator<Item = (&FunctionPath, &FunctionDefinition)> {
         self.functions.iter()

@@ -57,6 +57,7 @@ impl Auth {
 /// Parts every context has.
 #[derive(Clone)]
 pub(crate) struct Common {
+    pub clock: Arc<dyn database::Clock>,
     pub env: Arc<BTreeMap<String, String>>,
     pub logs: LogSink,
 }
@@ -66,6 +67,11 @@ macro_rules! common_methods {
         /// A deployment environment variable (`authvex env set NAME VALUE`).
         pub fn env(&self, name: &str) -> Option<String> {
             self.common.env.get(name).cloned()
+        }
+
+        /// The current time in milliseconds since the epoch (`Date.now()`), from the deployment's clock.
+        pub fn now_millis(&self) -> f64 {
+            self.common.clock.now_millis()
         }
 
         /// `console.log`: the line goes to the caller's log lines.
@@ -252,11 +258,49 @@ impl DatabaseReader {
         }
     }
 
+    /// Read access to a component's tables (`namespace/table`), for component code such as the auth helpers.
+    pub fn component(&self, namespace: &str) -> ComponentReader {
+        ComponentReader { txn: self.txn.clone(), namespace: namespace.to_string() }
+    }
+
     /// The table an id belongs to (`db.normalizeId`'s check), if it is a valid id of an existing table.
     pub async fn table_of(&self, id: &str) -> Option<String> {
         let id = DocumentId::parse(id).ok()?;
         let guard = self.txn.lock().await;
         guard.as_ref().and_then(|t| t.table_name_of(&id))
+    }
+}
+
+/// Read access to the tables of one component (`namespace/…`).
+#[derive(Clone)]
+pub struct ComponentReader {
+    txn: SharedTxn,
+    namespace: String,
+}
+
+impl ComponentReader {
+    /// A document of one of the component's tables; `None` for ids of other tables.
+    pub async fn get(&self, id: impl IntoDocumentId) -> Result<Option<Document>, FunctionError> {
+        let id = id.into_document_id()?;
+        let prefix = format!("{}/", self.namespace);
+        with_txn(&self.txn, async |t| {
+            if !t.table_name_of(&id).is_some_and(|table| table.starts_with(&prefix)) {
+                return Ok(None);
+            }
+            t.get(&id).await
+        })
+        .await
+        .map(|d| d.map(Document))
+    }
+
+    /// Queries one of the component's tables (`table` without the namespace).
+    pub fn query(&self, table: &str) -> QueryBuilder {
+        let full = format!("{}/{table}", self.namespace);
+        QueryBuilder {
+            txn: self.txn.clone(),
+            request: ScanRequest::new(&full, database::schema::BY_CREATION_TIME),
+            denied: None,
+        }
     }
 }
 

@@ -18,8 +18,8 @@ mod runtime;
 
 pub use app::{App, FunctionDefinition, FunctionKind, Visibility};
 pub use context::{
-    ActionCtx, Auth, DatabaseReader, DatabaseWriter, Document, IntoDocumentId, MutationCtx, PaginationOptions,
-    PaginationResult, QueryBuilder, QueryCtx,
+    ActionCtx, Auth, ComponentReader, DatabaseReader, DatabaseWriter, Document, IntoDocumentId, MutationCtx,
+    PaginationOptions, PaginationResult, QueryBuilder, QueryCtx,
 };
 pub use database::{IndexRange, Order};
 pub use error::{FunctionError, FunctionFailure};

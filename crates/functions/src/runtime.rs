@@ -92,7 +92,7 @@ impl Runtime {
     }
 
     fn common(&self, logs: &LogSink) -> Common {
-        Common { env: self.env(), logs: logs.clone() }
+        Common { clock: self.db.clock().clone(), env: self.env(), logs: logs.clone() }
     }
 
     /// Runs a function by path. `expected` is the kind the endpoint asks for (`None` = any, for `/api/function`).

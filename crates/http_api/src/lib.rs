@@ -100,6 +100,15 @@ async fn http_action_under_prefix(state: State<ApiState>, request: Request) -> R
 async fn http_action(State(state): State<ApiState>, request: Request) -> Response {
     let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
+    // The convex plugin's discovery redirect at the site root (what `registerRoutes` adds).
+    if parts.uri.path() == "/.well-known/openid-configuration" && parts.method == http::Method::GET {
+        if let Some(jwt) = state.auth_service.as_ref().and_then(|s| s.config().jwt.as_ref().map(|j| (s, j))) {
+            let (service, jwt) = jwt;
+            let location =
+                format!("{}{}/convex/.well-known/openid-configuration", jwt.issuer, service.config().base_path);
+            return (StatusCode::FOUND, [(http::header::LOCATION, location)]).into_response();
+        }
+    }
     if let Some(service) = state.auth_service.as_ref().filter(|s| s.handles(parts.uri.path())) {
         let bytes = match axum::body::to_bytes(body, auth::MAX_BODY_BYTES).await {
             Ok(b) => b,

@@ -64,6 +64,16 @@ pub(crate) async fn build(
         Some(smtp) => MailSettings::Smtp(smtp),
         None => settings.mail.clone(),
     };
+    let mut jwt = auth::jwt::JwtConfig::new(&crate::jwt_issuer(env, site_url));
+    if let Some(options) = &settings.options.jwt {
+        if let Some(secs) = options.expiration_seconds {
+            jwt.expiration_secs = secs;
+        }
+        if let Some(secs) = options.rotation_grace_seconds {
+            jwt.rotation_grace_secs = secs;
+        }
+    }
+    auth_config.jwt = Some(jwt);
     let mailer: Arc<dyn auth::email::EmailTransport> = match &mail {
         MailSettings::Dev => {
             let outbox = match &config.storage {

@@ -3,6 +3,7 @@
 
 mod auth_setup;
 pub mod env_store;
+pub mod identity_setup;
 
 use database::{Database, DatabaseConfig, OsEntropy, SystemClock};
 use functions::{App, Runtime};
@@ -36,6 +37,9 @@ pub struct ServerConfig {
     pub env_refresh: Duration,
     /// The built-in auth service (`None` = no `/api/auth`).
     pub auth: Option<AuthSettings>,
+    /// Further auth providers, in `convex/auth.config.ts` shapes (`{type:"customJwt", issuer, jwks, algorithm,
+    /// applicationID?}` or `{domain, applicationID}`).
+    pub auth_providers: Vec<serde_json::Value>,
     /// The process environment as the CLI saw it (overrides the deployment env store; core crates never read it).
     pub process_env: BTreeMap<String, String>,
 }
@@ -69,6 +73,7 @@ impl ServerConfig {
             site_addr: SocketAddr::from(([127, 0, 0, 1], site_port)),
             env_refresh: Duration::from_secs(2),
             auth: Some(AuthSettings { dev: true, ..AuthSettings::default() }),
+            auth_providers: Vec::new(),
             process_env: BTreeMap::new(),
         }
     }
@@ -142,21 +147,14 @@ impl RunningServer {
 
 /// Starts a deployment of `app`.
 pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, ServerError> {
-    start_with_auth(app, config, Arc::new(NoAuthProviders)).await
-}
-
-/// Starts a deployment with a token verifier for `Authorization: Bearer` calls.
-pub async fn start_with_auth(
-    app: App,
-    config: ServerConfig,
-    auth: Arc<dyn AuthVerifier>,
-) -> Result<RunningServer, ServerError> {
     let persistence = open_storage(&config.storage)?;
     let mut app = app;
     if config.auth.is_some() {
         app.extend_schema(auth::schema::auth_schema());
     }
+    add_builtin_functions(&mut app);
     let clock: Arc<dyn database::Clock> = Arc::new(SystemClock);
+    let clock_for_auth = clock.clone();
     let entropy: Arc<dyn database::Entropy> = Arc::new(OsEntropy);
     let db = Database::open(
         persistence.clone(),
@@ -176,8 +174,15 @@ pub async fn start_with_auth(
     let api_url = format!("http://{api_local}");
     let site_url = format!("http://{site_local}");
 
-    let builtins = builtin_env(&api_url, &site_url);
     let mut env = env_store::list(persistence.as_ref()).await?;
+    // Behind a proxy the public site URL differs from the bound address: an explicit CONVEX_SITE_URL wins.
+    let public_site_url = config
+        .process_env
+        .get("CONVEX_SITE_URL")
+        .or_else(|| env.get("CONVEX_SITE_URL"))
+        .filter(|v| !v.is_empty())
+        .map_or(site_url.clone(), |v| v.trim_end_matches('/').to_string());
+    let builtins = builtin_env(&api_url, &public_site_url);
     env.extend(builtins.clone());
     let auth_service = match &config.auth {
         Some(settings) => Some(
@@ -186,6 +191,7 @@ pub async fn start_with_auth(
         ),
         None => None,
     };
+    let auth = verifier(&config, auth_service.as_ref(), &env, &site_url, clock_for_auth)?;
     let runtime = Runtime::new(db, app, env).map_err(ServerError::App)?;
 
     let state = ApiState {
@@ -234,6 +240,43 @@ pub async fn start_with_auth(
         });
     }
     Ok(RunningServer { api_url, site_url, runtime, stop, tasks })
+}
+
+/// The token verifier: the built-in provider (when the auth service runs) plus configured ones.
+fn verifier(
+    config: &ServerConfig,
+    auth_service: Option<&auth::AuthService>,
+    env: &BTreeMap<String, String>,
+    site_url: &str,
+    clock: Arc<dyn database::Clock>,
+) -> Result<Arc<dyn AuthVerifier>, ServerError> {
+    let mut providers = Vec::new();
+    if let Some(service) = auth_service {
+        let issuer = jwt_issuer(env, site_url);
+        providers.push(identity_setup::builtin_provider(service, &issuer).map_err(ServerError::Auth)?);
+    }
+    for value in &config.auth_providers {
+        providers.push(identity::provider_from_convex_json(value).map_err(ServerError::Auth)?);
+    }
+    if providers.is_empty() {
+        return Ok(Arc::new(NoAuthProviders));
+    }
+    Ok(Arc::new(identity_setup::ConvexVerifier::new(providers, clock).map_err(ServerError::Auth)?))
+}
+
+/// The JWT issuer: the deployment's public site URL (`CONVEX_SITE_URL`).
+pub(crate) fn jwt_issuer(env: &BTreeMap<String, String>, site_url: &str) -> String {
+    env.get("CONVEX_SITE_URL").map_or(site_url, String::as_str).trim_end_matches('/').to_string()
+}
+
+/// Functions every deployment serves unless the app defines its own: the seed's `auth:getCurrentUser`, which
+/// returns `ctx.auth.getUserIdentity()` (null when signed out).
+fn add_builtin_functions(app: &mut App) {
+    if !app.has_function("auth:getCurrentUser") {
+        app.query("auth:getCurrentUser", |ctx: functions::QueryCtx, _: value::Value| async move {
+            Ok(ctx.auth.get_user_identity().map_or(value::Value::Null, |identity| identity.to_value()))
+        });
+    }
 }
 
 /// Variables every deployment defines, like Convex's built-ins.

@@ -70,6 +70,30 @@ pub fn app() -> App {
     })
     .args(v::object([("author", v::string()), ("body", v::string())]));
 
+    // Sends as the signed-in user: the author comes from the verified identity, and the session must still be
+    // live (a revoked session is refused even while its JWT is unexpired).
+    app.mutation("messages:sendAsMe", |ctx: MutationCtx, args: Value| async move {
+        let Some(user) = authvex::auth_component::safe_get_auth_user(&ctx.db, &ctx.auth, ctx.now_millis()).await?
+        else {
+            return Err(FunctionError::convex("Unauthenticated"));
+        };
+        let author = user.get("name").and_then(|v| v.as_str()).unwrap_or("anonymous").to_string();
+        let body = args.get("body").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        if body.trim().is_empty() {
+            return Err(FunctionError::convex(
+                obj! { "code" => "EMPTY_BODY", "message" => "message body must not be empty" },
+            ));
+        }
+        let id = ctx.db.insert("messages", NewMessage { author, body }).await?;
+        Ok(id.to_string())
+    })
+    .args(v::object([("body", v::string())]));
+
+    // The signed-in user's document, or null (like `authComponent.safeGetAuthUser`).
+    app.query("users:me", |ctx: QueryCtx, _: Value| async move {
+        authvex::auth_component::safe_get_auth_user(&ctx.db, &ctx.auth, ctx.now_millis()).await
+    });
+
     // The newest messages of one author, newest first (an index range).
     app.query("messages:byAuthor", |ctx: QueryCtx, args: ByAuthor| async move {
         ctx.db

@@ -1,6 +1,7 @@
 //! Routing and the endpoints. Each endpoint reads a [`Call`] and answers a [`Reply`] or an [`AuthError`].
 
 mod account;
+pub(crate) mod convex;
 mod password;
 mod session;
 mod sign;
@@ -36,6 +37,9 @@ pub(crate) enum Route {
     DeleteUserCallback,
     ListAccounts,
     UnlinkAccount,
+    ConvexToken,
+    ConvexJwks,
+    ConvexOpenIdConfiguration,
 }
 
 impl Route {
@@ -71,6 +75,9 @@ pub(crate) fn route(method: &Method, path: &str) -> Option<Route> {
         "/delete-user/callback" if get => Route::DeleteUserCallback,
         "/list-accounts" if get => Route::ListAccounts,
         "/unlink-account" if post => Route::UnlinkAccount,
+        "/convex/token" if get => Route::ConvexToken,
+        "/convex/jwks" if get => Route::ConvexJwks,
+        "/convex/.well-known/openid-configuration" if get => Route::ConvexOpenIdConfiguration,
         other if get => {
             let token = other.strip_prefix("/reset-password/")?;
             if token.is_empty() || token.contains('/') {
@@ -107,6 +114,9 @@ pub(crate) async fn dispatch(route: Route, call: &Call<'_>) -> Result<Reply, Aut
         Route::DeleteUserCallback => user::delete_user_callback(call).await,
         Route::ListAccounts => account::list_accounts(call).await,
         Route::UnlinkAccount => account::unlink_account(call).await,
+        Route::ConvexToken => convex::token(call).await,
+        Route::ConvexJwks => convex::jwks(call).await,
+        Route::ConvexOpenIdConfiguration => convex::openid_configuration(call),
     }
 }
 
