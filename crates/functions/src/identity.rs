@@ -26,3 +26,45 @@ impl UserIdentity {
         self.fields.get(field)
     }
 }
+
+/// Why a token was rejected: Convex's error code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// A verified token: the identity and when it stops being valid (seconds since the epoch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedToken {
+    pub identity: UserIdentity,
+    pub expires_at: Option<u64>,
+}
+
+/// Verifies bearer tokens into identities (the HTTP API, HTTP actions and the sync socket use it).
+pub trait AuthVerifier: Send + Sync + 'static {
+    fn verify_token<'a>(&'a self, token: &'a str)
+        -> futures::future::BoxFuture<'a, Result<VerifiedToken, VerifyError>>;
+
+    fn verify<'a>(&'a self, token: &'a str) -> futures::future::BoxFuture<'a, Result<UserIdentity, VerifyError>> {
+        Box::pin(async move { self.verify_token(token).await.map(|v| v.identity) })
+    }
+}
+
+/// A deployment with no auth providers configured: every token is rejected the way Convex rejects it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoAuthProviders;
+
+impl AuthVerifier for NoAuthProviders {
+    fn verify_token<'a>(
+        &'a self,
+        _token: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<VerifiedToken, VerifyError>> {
+        Box::pin(async {
+            Err(VerifyError {
+                code: "NoAuthProvider",
+                message: "No auth provider found matching the given token. Check that your JWT's issuer and audience match one of your configured providers".into(),
+            })
+        })
+    }
+}

@@ -24,7 +24,7 @@ pub use context::{
 pub use database::{IndexRange, Order};
 pub use error::{FunctionError, FunctionFailure};
 pub use http_router::{CorsConfig, HttpRequest, HttpResponse, RouteDefinition};
-pub use identity::UserIdentity;
+pub use identity::{AuthVerifier, NoAuthProviders, UserIdentity, VerifiedToken, VerifyError};
 pub use runtime::{Caller, Outcome, Runtime};
 
 #[cfg(test)]

@@ -1,36 +1,8 @@
 //! Turning `Authorization` headers into identities. The verification itself is pluggable ([`AuthVerifier`]); the
 //! auth crate provides the JWT verifier.
 
-use functions::UserIdentity;
-use futures::future::BoxFuture;
+use functions::VerifyError;
 use http::HeaderMap;
-
-/// Why a token was rejected: Convex's error code and message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifyError {
-    pub code: &'static str,
-    pub message: String,
-}
-
-/// Verifies a bearer token into an identity.
-pub trait AuthVerifier: Send + Sync + 'static {
-    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<UserIdentity, VerifyError>>;
-}
-
-/// A deployment with no auth providers configured: every token is rejected the way Convex rejects it.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoAuthProviders;
-
-impl AuthVerifier for NoAuthProviders {
-    fn verify<'a>(&'a self, _token: &'a str) -> BoxFuture<'a, Result<UserIdentity, VerifyError>> {
-        Box::pin(async {
-            Err(VerifyError {
-                code: "NoAuthProvider",
-                message: "No auth provider found matching the given token. Check that your JWT's issuer and audience match one of your configured providers".into(),
-            })
-        })
-    }
-}
 
 /// The bearer token of a request: `Ok(None)` without an `Authorization` header, `Err` for a malformed one.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, VerifyError> {

@@ -11,7 +11,7 @@ mod function_api;
 mod identity;
 
 pub use error::ApiError;
-pub use identity::{AuthVerifier, NoAuthProviders, VerifyError};
+pub use functions::{AuthVerifier, NoAuthProviders, VerifyError};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};

@@ -4,9 +4,8 @@
 //! service; app authors may add further customJwt/OIDC issuers.
 
 use database::Clock;
-use functions::UserIdentity;
+use functions::{AuthVerifier, VerifiedToken, VerifyError};
 use futures::future::BoxFuture;
-use http_api::{AuthVerifier, VerifyError};
 use identity::{Algorithm, JwkSet, JwksSource, KeySource, Provider, Verifier};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -57,12 +56,13 @@ impl ConvexVerifier {
 }
 
 impl AuthVerifier for ConvexVerifier {
-    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<UserIdentity, VerifyError>> {
+    fn verify_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<VerifiedToken, VerifyError>> {
         Box::pin(async move {
             let now_secs = self.clock.now_nanos() / 1_000_000_000;
             self.verifier
-                .verify(token, now_secs)
+                .verify_token(token, now_secs)
                 .await
+                .map(|v| VerifiedToken { identity: v.identity, expires_at: u64::try_from(v.expires_at).ok() })
                 .map_err(|failure| VerifyError { code: failure.code, message: failure.message })
         })
     }
