@@ -121,6 +121,13 @@ impl Database {
         Ok(Transaction::new(self.inner.clone(), snapshot, read_only))
     }
 
+    /// A consistent view of the latest commit from which any number of read-only transactions can start (the sync
+    /// engine evaluates all of a client's queries at one timestamp this way).
+    pub async fn read_view(&self) -> Result<ReadView> {
+        let snapshot: Arc<dyn storage::Snapshot> = Arc::from(self.inner.persistence.snapshot().await?);
+        Ok(ReadView { inner: self.inner.clone(), snapshot })
+    }
+
     /// Pins a snapshot of the latest commit for [`PINNED_SNAPSHOT_RETENTION`] and returns its timestamp; read-only
     /// transactions at exactly that timestamp can then be started with [`Database::begin_at`].
     pub async fn pin_latest(&self) -> Result<Timestamp> {
@@ -316,6 +323,24 @@ impl Database {
         inner.persistence.put_meta(vec![(catalog::CATALOG_KEY.to_string(), Some(catalog.encode()))]).await?;
         *inner.catalog.write() = Arc::new(catalog);
         Ok(table)
+    }
+}
+
+/// A shared snapshot; see [`Database::read_view`].
+#[derive(Clone)]
+pub struct ReadView {
+    inner: Arc<Inner>,
+    snapshot: Arc<dyn storage::Snapshot>,
+}
+
+impl ReadView {
+    pub fn ts(&self) -> Timestamp {
+        self.snapshot.ts()
+    }
+
+    /// A read-only transaction on this view.
+    pub fn transaction(&self) -> Transaction {
+        Transaction::new(self.inner.clone(), self.snapshot.clone(), true)
     }
 }
 

@@ -9,7 +9,15 @@ use crate::error::FunctionFailure;
 use crate::http_router::{apply_cors, HttpRequest, HttpResponse};
 use crate::path::FunctionPath;
 use crate::{FunctionError, UserIdentity};
-use database::{Database, ReadSet, Timestamp, Transaction};
+use database::{Database, ReadSet, ReadView, Timestamp, Transaction};
+
+/// Which snapshot a query reads.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Latest,
+    Pinned(Timestamp),
+    View(&'a ReadView),
+}
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -104,7 +112,7 @@ impl Runtime {
         caller: Caller,
         expected: Option<FunctionKind>,
     ) -> Outcome {
-        self.run_inner(path, args, caller, expected, None).await
+        self.run_inner(path, args, caller, expected, At::Latest).await
     }
 
     /// Runs a query as of timestamp `ts`. Exact when a snapshot at `ts` is pinned ([`database::Database::pin_latest`]);
@@ -118,9 +126,9 @@ impl Runtime {
         ts: Timestamp,
     ) -> Option<Outcome> {
         if self.db.begin_at(ts).is_some() {
-            return Some(self.run_inner(path, args, caller, Some(FunctionKind::Query), Some(ts)).await);
+            return Some(self.run_inner(path, args, caller, Some(FunctionKind::Query), At::Pinned(ts)).await);
         }
-        let outcome = self.run_inner(path, args, caller, Some(FunctionKind::Query), None).await;
+        let outcome = self.run_inner(path, args, caller, Some(FunctionKind::Query), At::Latest).await;
         let (Some(reads), Some(ran_at)) = (&outcome.reads, outcome.ts) else { return Some(outcome) };
         if ran_at <= ts {
             return Some(outcome);
@@ -130,13 +138,18 @@ impl Runtime {
         (!changed).then_some(outcome)
     }
 
+    /// Runs a query in a shared read view (all of a sync client's queries at one timestamp).
+    pub async fn run_query_in(self: &Arc<Self>, view: &ReadView, path: &str, args: Value, caller: Caller) -> Outcome {
+        self.run_inner(path, args, caller, Some(FunctionKind::Query), At::View(view)).await
+    }
+
     async fn run_inner(
         self: &Arc<Self>,
         path: &str,
         args: Value,
         caller: Caller,
         expected: Option<FunctionKind>,
-        at: Option<Timestamp>,
+        at: At<'_>,
     ) -> Outcome {
         let request_id = self.request_id();
         let failure = |message: String| Outcome {
@@ -175,7 +188,7 @@ impl Runtime {
         args: Value,
         caller: &Caller,
         logs: &LogSink,
-        at: Option<Timestamp>,
+        at: At<'_>,
     ) -> (Result<Value, FunctionError>, Option<Timestamp>, Option<ReadSet>) {
         if !matches!(args, Value::Object(_)) {
             return (Err(FunctionError::msg("ArgumentValidationError: arguments must be an object")), None, None);
@@ -186,11 +199,12 @@ impl Runtime {
         match &def.handler {
             Handler::Query(handler) => {
                 let txn = match at {
-                    Some(ts) => match self.db.begin_at(ts) {
+                    At::Pinned(ts) => match self.db.begin_at(ts) {
                         Some(t) => t,
                         None => return (Err(FunctionError::internal("the pinned snapshot expired")), None, None),
                     },
-                    None => match self.db.begin(true).await {
+                    At::View(view) => view.transaction(),
+                    At::Latest => match self.db.begin(true).await {
                         Ok(t) => t,
                         Err(e) => return (Err(e.into()), None, None),
                     },
@@ -324,7 +338,7 @@ impl Runtime {
                 capitalize(def.kind().name())
             )));
         }
-        let (result, _, _) = Box::pin(self.execute(&def, args, &caller, logs, None)).await;
+        let (result, _, _) = Box::pin(self.execute(&def, args, &caller, logs, At::Latest)).await;
         result
     }
 

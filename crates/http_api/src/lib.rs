@@ -9,6 +9,7 @@
 mod error;
 mod function_api;
 mod identity;
+mod sync_socket;
 
 pub use error::ApiError;
 pub use functions::{AuthVerifier, NoAuthProviders, VerifyError};
@@ -33,6 +34,10 @@ pub struct ApiState {
     pub auth: Arc<dyn AuthVerifier>,
     /// The built-in auth service, served under its base path on the site origin.
     pub auth_service: Option<auth::AuthService>,
+    /// The sync protocol's shared services (`None` disables `/api/sync`).
+    pub sync: Option<sync::SyncServices>,
+    /// Flips to `true` when the server shuts down (sockets close with a reconnect hint).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub version: &'static str,
 }
 
@@ -53,6 +58,8 @@ pub fn api_router(state: ApiState) -> Router {
         .route("/query_ts", post(function_api::query_ts))
         .route("/query_at_ts", post(function_api::query_at_ts))
         .route("/query_batch", post(function_api::query_batch))
+        .route("/sync", get(sync_socket::sync_unversioned))
+        .route("/{version}/sync", get(sync_socket::sync_versioned))
         .fallback(api_not_found)
         .layer(cors);
     Router::new()

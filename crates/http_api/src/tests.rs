@@ -29,7 +29,14 @@ async fn state() -> ApiState {
     );
     let db = Database::open(std::sync::Arc::new(storage::MemoryPersistence::new()), config).await.unwrap();
     let runtime = functions::Runtime::new(db, app, BTreeMap::new()).unwrap();
-    ApiState { runtime, auth: std::sync::Arc::new(NoAuthProviders), auth_service: None, version: "test" }
+    ApiState {
+        runtime,
+        auth: std::sync::Arc::new(NoAuthProviders),
+        auth_service: None,
+        sync: None,
+        shutdown: tokio::sync::watch::channel(false).1,
+        version: "test",
+    }
 }
 
 async fn send(

@@ -155,6 +155,7 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
     add_builtin_functions(&mut app);
     let clock: Arc<dyn database::Clock> = Arc::new(SystemClock);
     let clock_for_auth = clock.clone();
+    let clock_for_sync = clock.clone();
     let entropy: Arc<dyn database::Entropy> = Arc::new(OsEntropy);
     let db = Database::open(
         persistence.clone(),
@@ -194,13 +195,21 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
     let auth = verifier(&config, auth_service.as_ref(), &env, &site_url, clock_for_auth)?;
     let runtime = Runtime::new(db, app, env).map_err(ServerError::App)?;
 
+    let (stop, stopped) = watch::channel(false);
+    let sync = sync::SyncServices {
+        runtime: runtime.clone(),
+        verifier: auth.clone(),
+        mutations: Arc::new(sync::MutationLog::default()),
+        clock: clock_for_sync,
+    };
     let state = ApiState {
         runtime: runtime.clone(),
         auth,
         auth_service,
+        sync: Some(sync),
+        shutdown: stopped.clone(),
         version: concat!("authvex ", env!("CARGO_PKG_VERSION")),
     };
-    let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
     for (listener, router) in
         [(api_listener, http_api::api_router(state.clone())), (site_listener, http_api::site_router(state.clone()))]

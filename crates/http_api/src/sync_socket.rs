@@ -1,0 +1,206 @@
+//! The sync WebSocket (`/api/sync`, `/api/<client version>/sync`): frames in, [`sync::Worker`] steps out.
+//!
+//! Robustness: a slow or dead client cannot block anyone — commits reach the socket task through a bounded
+//! broadcast (a lagging socket re-evaluates everything instead of blocking the committer), every send has a
+//! deadline after which the socket is dropped, in-flight actions per socket are capped, and a socket that says
+//! nothing (not even a pong) for two minutes is closed.
+
+use crate::ApiState;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use functions::{Caller, FunctionKind, Outcome};
+use futures::{SinkExt, StreamExt};
+use http::{HeaderMap, StatusCode};
+use std::sync::Arc;
+use std::time::Duration;
+use sync::{ClientKind, Step, Worker};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+/// Protocol-level ping cadence.
+const PING_EVERY: Duration = Duration::from_secs(5);
+/// A sync `Ping` message after this long without any other message (browsers cannot see protocol pings).
+const SYNC_PING_AFTER: Duration = Duration::from_secs(15);
+/// A client silent for this long is gone.
+const INACTIVE_AFTER: Duration = Duration::from_secs(120);
+/// A send that takes longer means the client is not reading.
+const SEND_DEADLINE: Duration = Duration::from_secs(10);
+/// Largest accepted frame.
+pub const MAX_FRAME_BYTES: usize = 20 << 20;
+/// Actions in flight per socket.
+const MAX_ACTIONS: usize = 1000;
+
+fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    let version = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(version)
+}
+
+/// `Convex-Client: npm-1.48.0` (or the path's version for npm clients, which send no header from browsers).
+fn client_kind(headers: &HeaderMap, path_version: Option<&str>) -> ClientKind {
+    let header = headers.get("convex-client").and_then(|v| v.to_str().ok());
+    let npm_version = match header {
+        Some(h) => h.strip_prefix("npm-").map(str::to_string),
+        None => path_version.map(str::to_string),
+    };
+    match npm_version.as_deref().and_then(parse_version) {
+        Some(v) if v >= (1, 28, 0) => ClientKind::NpmWithChunks,
+        _ => ClientKind::Other,
+    }
+}
+
+pub(crate) async fn sync_unversioned(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    upgrade(state, ws, client_kind(&headers, None))
+}
+
+pub(crate) async fn sync_versioned(
+    State(state): State<ApiState>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if parse_version(&version).is_none() {
+        return crate::ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidClientVersion",
+            format!("{version:?} is not a client version"),
+        )
+        .into_response();
+    }
+    upgrade(state, ws, client_kind(&headers, Some(&version)))
+}
+
+fn upgrade(state: ApiState, ws: WebSocketUpgrade, kind: ClientKind) -> Response {
+    let Some(services) = state.sync.clone() else {
+        return crate::ApiError::new(StatusCode::NOT_FOUND, "NotFound", "sync is not enabled").into_response();
+    };
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| run(socket, services, state.shutdown.clone(), kind))
+}
+
+async fn run(
+    socket: WebSocket,
+    services: sync::SyncServices,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    kind: ClientKind,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let mut worker = Worker::new(services.clone(), kind);
+    let mut commits = services.runtime.database().subscribe();
+    let (action_tx, mut action_rx) = mpsc::channel::<(u32, Outcome)>(64);
+    let actions_in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_ACTIONS));
+    let mut ticker = tokio::time::interval(PING_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sent = Instant::now();
+    let mut last_received = Instant::now();
+    if *shutdown.borrow() {
+        return;
+    }
+    loop {
+        let steps = tokio::select! {
+            frame = stream.next() => {
+                last_received = Instant::now();
+                match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        let mut steps = worker.client_frame(text.as_str()).await;
+                        steps.extend(worker.flush().await);
+                        steps
+                    }
+                    Some(Ok(Message::Binary(_))) => vec![
+                        Step::Send(sync::protocol::fatal_error("InvalidClientMessage: binary frames are not supported")),
+                        Step::Close { code: None, reason: "InvalidClientMessage".into() },
+                    ],
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "sync socket read failed");
+                        break;
+                    }
+                }
+            }
+            commit = commits.recv() => {
+                match commit {
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Coalesce everything that is already waiting into one evaluation.
+                        while !matches!(commits.try_recv(), Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)) {}
+                        worker.commit_notified();
+                        worker.flush().await
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+            Some((request_id, outcome)) = action_rx.recv() => {
+                let mut steps = worker.action_done(request_id, &outcome).await;
+                steps.extend(worker.flush().await);
+                steps
+            }
+            _ = ticker.tick() => {
+                if last_received.elapsed() > INACTIVE_AFTER {
+                    break;
+                }
+                if tokio::time::timeout(SEND_DEADLINE, sink.send(Message::Ping(Default::default()))).await.is_err() {
+                    break;
+                }
+                let mut steps = worker.tick();
+                if last_sent.elapsed() >= SYNC_PING_AFTER {
+                    steps.push(Step::Send(sync::protocol::ping()));
+                }
+                steps
+            }
+            _ = shutdown.changed() => {
+                let frame = CloseFrame { code: 1012, reason: Utf8Bytes::from_static("ServerRestarting") };
+                let _ = tokio::time::timeout(SEND_DEADLINE, sink.send(Message::Close(Some(frame)))).await;
+                break;
+            }
+        };
+        let mut stop = false;
+        for step in steps {
+            match step {
+                Step::Send(message) => {
+                    let text = message.to_string();
+                    match tokio::time::timeout(SEND_DEADLINE, sink.send(Message::Text(text.into()))).await {
+                        Ok(Ok(())) => last_sent = Instant::now(),
+                        _ => {
+                            stop = true;
+                            break;
+                        }
+                    }
+                }
+                Step::RunAction { request_id, path, args, identity } => {
+                    let runtime = services.runtime.clone();
+                    let tx = action_tx.clone();
+                    let Ok(permit) = actions_in_flight.clone().try_acquire_owned() else {
+                        let response = serde_json::json!({"type": "ActionResponse", "requestId": request_id,
+                            "success": false, "result": "TooManyConcurrentActions", "logLines": []});
+                        if sink.send(Message::Text(response.to_string().into())).await.is_err() {
+                            stop = true;
+                        }
+                        continue;
+                    };
+                    tokio::spawn(async move {
+                        let outcome =
+                            runtime.run(&path, args, Caller::public(identity), Some(FunctionKind::Action)).await;
+                        let _ = tx.send((request_id, outcome)).await;
+                        drop(permit);
+                    });
+                }
+                Step::Close { code, reason } => {
+                    let frame = code.map(|code| CloseFrame { code, reason: Utf8Bytes::from(reason) });
+                    let _ = tokio::time::timeout(SEND_DEADLINE, sink.send(Message::Close(frame))).await;
+                    stop = true;
+                    break;
+                }
+            }
+        }
+        if stop {
+            break;
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The Convex sync protocol, sans IO: [`Worker`] holds one socket's state (query set, identity, versions) and turns
+//! client frames and commit notifications into server messages. The WebSocket itself lives in `http_api`.
+
+mod mutation_log;
+pub mod protocol;
+mod worker;
+
+pub use mutation_log::{MutationLog, StoredMutation};
+pub use worker::{ClientKind, Step, SyncServices, Worker, MAX_TRANSITION_BYTES};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,474 @@
+//! One socket's sync state machine. The socket layer feeds it client frames, commit wake-ups and finished
+//! actions, and sends what it returns; the engine never touches a socket, so tests drive it as a transcript.
+
+use crate::mutation_log::{MutationLog, StoredMutation};
+use crate::protocol::{self, ClientMessage, Modification, QuerySetModification, StateVersion, TokenType};
+use database::{Clock, ReadSet, Timestamp};
+use functions::{AuthVerifier, Caller, FunctionKind, Outcome, Runtime, UserIdentity};
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// Largest Transition sent in one frame; bigger ones go as `TransitionChunk`s to clients that understand them.
+pub const MAX_TRANSITION_BYTES: usize = 5_000_000;
+
+/// What the socket layer must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Send this message as one text frame.
+    Send(Json),
+    /// Run an action concurrently and report it back with [`Worker::action_done`].
+    RunAction { request_id: u32, path: String, args: value::Value, identity: Option<Arc<UserIdentity>> },
+    /// Close the socket (`code: None` = a close frame without status code).
+    Close { code: Option<u16>, reason: String },
+}
+
+/// Which client is on the other end (decides TransitionChunk support).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// npm `convex` ≥ 1.28 reassembles TransitionChunks.
+    NpmWithChunks,
+    Other,
+}
+
+struct Query {
+    path: String,
+    args: value::Value,
+    reads: Option<ReadSet>,
+    hash: Option<u64>,
+}
+
+/// Shared services of every worker.
+#[derive(Clone)]
+pub struct SyncServices {
+    pub runtime: Arc<Runtime>,
+    pub verifier: Arc<dyn AuthVerifier>,
+    pub mutations: Arc<MutationLog>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub struct Worker {
+    services: SyncServices,
+    client: ClientKind,
+    session_id: Option<String>,
+    version: StateVersion,
+    recv_query_set: u32,
+    recv_identity: u32,
+    queries: BTreeMap<u32, Query>,
+    added: BTreeSet<u32>,
+    removed: Vec<u32>,
+    identity: Option<Arc<UserIdentity>>,
+    identity_expires_at: Option<u64>,
+    identity_changed: bool,
+    /// Something happened that calls for a Transition (a commit, a mutation, an action, a query-set change).
+    update_due: bool,
+    /// A Transition must follow even if nothing changed (after a mutation the client waits for one).
+    force_transition: bool,
+    clock_skew: i64,
+    closed: bool,
+}
+
+fn hash_of(json: &Json) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    json.to_string().hash(&mut h);
+    h.finish()
+}
+
+fn args_object(args: &[Json]) -> Result<value::Value, String> {
+    let arg = match args {
+        [] => json!({}),
+        [one] => one.clone(),
+        _ => return Err(format!("expected one argument object, got {}", args.len())),
+    };
+    let v = value::json::from_json(arg).map_err(|e| format!("invalid arguments: {e}"))?;
+    if !matches!(v, value::Value::Object(_)) {
+        return Err("arguments must be an object".into());
+    }
+    Ok(v)
+}
+
+impl Worker {
+    pub fn new(services: SyncServices, client: ClientKind) -> Self {
+        Worker {
+            services,
+            client,
+            session_id: None,
+            version: StateVersion::default(),
+            recv_query_set: 0,
+            recv_identity: 0,
+            queries: BTreeMap::new(),
+            added: BTreeSet::new(),
+            removed: Vec::new(),
+            identity: None,
+            identity_expires_at: None,
+            identity_changed: false,
+            update_due: false,
+            force_transition: false,
+            clock_skew: 0,
+            closed: false,
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn now_ms(&self) -> i64 {
+        (self.services.clock.now_nanos() / 1_000_000) as i64
+    }
+
+    fn caller(&self) -> Caller {
+        Caller::public(self.identity.clone())
+    }
+
+    fn fatal(&mut self, message: &str) -> Vec<Step> {
+        self.closed = true;
+        vec![Step::Send(protocol::fatal_error(message)), Step::Close { code: None, reason: message.to_string() }]
+    }
+
+    /// The identity expired while connected: Convex answers AuthError (not attempted) and closes.
+    fn expired(&mut self) -> Option<Vec<Step>> {
+        let exp = self.identity_expires_at?;
+        let now = self.services.clock.now_nanos() / 1_000_000_000;
+        if now <= exp {
+            return None;
+        }
+        self.closed = true;
+        Some(vec![
+            Step::Send(protocol::auth_error("Convex token identity expired", self.recv_identity, false)),
+            Step::Close { code: None, reason: "AuthError".into() },
+        ])
+    }
+
+    /// Handles one text frame. Mutations run here, in arrival order; the returned steps are sent in order.
+    pub async fn client_frame(&mut self, text: &str) -> Vec<Step> {
+        if self.closed {
+            return Vec::new();
+        }
+        let message: ClientMessage = match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(e) => return self.fatal(&format!("InvalidClientMessage: {e}")),
+        };
+        match message {
+            ClientMessage::Connect { session_id, client_ts, max_observed_timestamp, .. } => {
+                self.session_id = Some(session_id);
+                if let Some(ts) = client_ts.filter(|t| *t > 0) {
+                    self.clock_skew = ts - self.now_ms();
+                }
+                if let Some(seen) = max_observed_timestamp.as_deref().and_then(protocol::decode_ts) {
+                    let latest = self.services.runtime.database().latest_ts();
+                    if seen > latest {
+                        self.closed = true;
+                        return vec![Step::Close {
+                            code: Some(1011),
+                            reason:
+                                "ClientSawNewerTimestamp: the client has seen a newer timestamp than this deployment"
+                                    .into(),
+                        }];
+                    }
+                }
+                Vec::new()
+            }
+            ClientMessage::ModifyQuerySet { base_version, new_version, modifications } => {
+                if base_version != self.recv_query_set || new_version != base_version.wrapping_add(1) {
+                    return self.fatal(&format!(
+                        "BaseVersionMismatch: query set version {base_version}->{new_version}, server has {}",
+                        self.recv_query_set
+                    ));
+                }
+                for modification in modifications {
+                    match modification {
+                        QuerySetModification::Add { query_id, udf_path, args, .. } => {
+                            if self.queries.contains_key(&query_id) {
+                                return self
+                                    .fatal(&format!("DuplicateQueryId: query {query_id} is already subscribed"));
+                            }
+                            let args = match args_object(&args) {
+                                Ok(a) => a,
+                                Err(e) => return self.fatal(&format!("InvalidArguments: {e}")),
+                            };
+                            self.removed.retain(|id| *id != query_id);
+                            self.queries.insert(query_id, Query { path: udf_path, args, reads: None, hash: None });
+                            self.added.insert(query_id);
+                        }
+                        QuerySetModification::Remove { query_id } => {
+                            if self.queries.remove(&query_id).is_none() {
+                                return self.fatal(&format!("UnknownQueryId: query {query_id} is not subscribed"));
+                            }
+                            self.added.remove(&query_id);
+                            self.removed.push(query_id);
+                        }
+                    }
+                }
+                self.recv_query_set = new_version;
+                self.update_due = true;
+                Vec::new()
+            }
+            ClientMessage::Authenticate { token_type, value, base_version } => {
+                if base_version != self.recv_identity {
+                    self.closed = true;
+                    return vec![Step::Close {
+                        code: Some(1011),
+                        reason: format!("IdentityVersionMismatch: {base_version} != {}", self.recv_identity),
+                    }];
+                }
+                match token_type {
+                    TokenType::None => {
+                        self.identity = None;
+                        self.identity_expires_at = None;
+                    }
+                    TokenType::Admin => {
+                        self.closed = true;
+                        return vec![
+                            Step::Send(protocol::auth_error(
+                                "Admin keys are not supported by this deployment",
+                                self.recv_identity,
+                                true,
+                            )),
+                            Step::Close { code: None, reason: "AuthError".into() },
+                        ];
+                    }
+                    TokenType::User => {
+                        let token = value.unwrap_or_default();
+                        match self.services.verifier.verify_token(&token).await {
+                            Ok(verified) => {
+                                self.identity = Some(Arc::new(verified.identity));
+                                self.identity_expires_at = verified.expires_at;
+                            }
+                            Err(e) => {
+                                self.closed = true;
+                                return vec![
+                                    Step::Send(protocol::auth_error(&e.message, self.recv_identity, true)),
+                                    Step::Close { code: None, reason: "AuthError".into() },
+                                ];
+                            }
+                        }
+                    }
+                }
+                self.recv_identity += 1;
+                self.identity_changed = true;
+                self.update_due = true;
+                Vec::new()
+            }
+            ClientMessage::Mutation { request_id, udf_path, args, .. } => {
+                if let Some(steps) = self.expired() {
+                    return steps;
+                }
+                let mut steps = Vec::new();
+                let key = self.session_id.clone().map(|s| (s, request_id));
+                let stored = key.as_ref().and_then(|k| self.services.mutations.get(k));
+                let response = match stored {
+                    Some(stored) => stored.response,
+                    None => {
+                        let response = match args_object(&args) {
+                            Ok(args) => {
+                                let outcome = self
+                                    .services
+                                    .runtime
+                                    .run(&udf_path, args, self.caller(), Some(FunctionKind::Mutation))
+                                    .await;
+                                mutation_response(request_id, &outcome)
+                            }
+                            Err(e) => json!({
+                                "type": "MutationResponse", "requestId": request_id, "success": false,
+                                "result": e, "ts": null, "logLines": [],
+                            }),
+                        };
+                        if let Some(key) = key {
+                            self.services.mutations.insert(key, StoredMutation { response: response.clone() });
+                        }
+                        response
+                    }
+                };
+                steps.push(Step::Send(response));
+                self.update_due = true;
+                self.force_transition = true;
+                steps.extend(self.flush().await);
+                steps
+            }
+            ClientMessage::Action { request_id, udf_path, args, .. } => {
+                if let Some(steps) = self.expired() {
+                    return steps;
+                }
+                match args_object(&args) {
+                    Ok(args) => {
+                        vec![Step::RunAction { request_id, path: udf_path, args, identity: self.identity.clone() }]
+                    }
+                    Err(e) => vec![Step::Send(json!({
+                        "type": "ActionResponse", "requestId": request_id, "success": false, "result": e, "logLines": [],
+                    }))],
+                }
+            }
+            ClientMessage::Event { .. } => Vec::new(),
+        }
+    }
+
+    /// An action finished: its response, then (since it may have written) an update.
+    pub async fn action_done(&mut self, request_id: u32, outcome: &Outcome) -> Vec<Step> {
+        if self.closed {
+            return Vec::new();
+        }
+        let mut body = match &outcome.result {
+            Ok(v) => json!({"type": "ActionResponse", "requestId": request_id, "success": true,
+                            "result": value::json::to_json(v), "logLines": outcome.log_lines}),
+            Err(f) => json!({"type": "ActionResponse", "requestId": request_id, "success": false,
+                             "result": f.message, "logLines": outcome.log_lines}),
+        };
+        if let Err(f) = &outcome.result {
+            if let Some(data) = &f.data {
+                body["errorData"] = value::json::to_json(data);
+            }
+        }
+        self.update_due = true;
+        vec![Step::Send(body)]
+    }
+
+    /// A commit happened somewhere: re-evaluation is due (which queries is decided in [`Worker::flush`] from the
+    /// commit log, so no commit can be missed).
+    pub fn commit_notified(&mut self) {
+        if !self.queries.is_empty() {
+            self.update_due = true;
+        }
+    }
+
+    /// Computes and returns the next Transition if one is due: queued adds and removes, queries whose read set a
+    /// commit since the last Transition wrote into, or all queries after an identity change — all at one snapshot.
+    pub async fn flush(&mut self) -> Vec<Step> {
+        if self.closed || !self.update_due {
+            return Vec::new();
+        }
+        if !self.queries.is_empty() || self.identity_changed {
+            if let Some(steps) = self.expired() {
+                return steps;
+            }
+        }
+        self.update_due = false;
+        let view = match self.services.runtime.database().read_view().await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "sync: cannot open a read view");
+                self.closed = true;
+                return vec![Step::Close { code: Some(1011), reason: "InternalServerError".into() }];
+            }
+        };
+        let new_ts = view.ts().max(self.version.ts);
+        // Which existing queries does a commit in (version.ts, new_ts] invalidate?
+        let mut rerun: BTreeSet<u32> = self.added.clone();
+        if self.identity_changed {
+            rerun.extend(self.queries.keys().copied());
+        } else if new_ts > self.version.ts {
+            match self.services.runtime.database().commits_since(self.version.ts) {
+                Some(commits) => {
+                    for (id, q) in &self.queries {
+                        let hit = match &q.reads {
+                            Some(reads) => commits.iter().filter(|c| c.ts <= new_ts).any(|c| c.writes.overlaps(reads)),
+                            None => true,
+                        };
+                        if hit {
+                            rerun.insert(*id);
+                        }
+                    }
+                }
+                None => rerun.extend(self.queries.keys().copied()),
+            }
+        }
+        let mut modifications: Vec<Modification> =
+            self.removed.drain(..).map(|query_id| Modification::Removed { query_id }).collect();
+        let caller = self.caller();
+        for id in rerun {
+            let Some(query) = self.queries.get(&id) else { continue };
+            let outcome =
+                self.services.runtime.run_query_in(&view, &query.path, query.args.clone(), caller.clone()).await;
+            let (modification, digest) = match &outcome.result {
+                Ok(v) => {
+                    let value = value::json::to_json(v);
+                    let digest = hash_of(&json!([value, outcome.log_lines]));
+                    (Modification::Updated { query_id: id, value, log_lines: outcome.log_lines.clone() }, digest)
+                }
+                Err(f) => {
+                    let data = f.data.as_ref().map(value::json::to_json);
+                    let digest = hash_of(&json!(["error", f.message, data, outcome.log_lines]));
+                    let m = Modification::Failed {
+                        query_id: id,
+                        error_message: f.message.clone(),
+                        log_lines: outcome.log_lines.clone(),
+                        error_data: data,
+                    };
+                    (m, digest)
+                }
+            };
+            let is_new = self.added.contains(&id);
+            if let Some(query) = self.queries.get_mut(&id) {
+                // A failed query has no read set: re-run it on every commit until it succeeds.
+                query.reads = outcome.reads.clone().filter(|_| outcome.result.is_ok());
+                if is_new || query.hash != Some(digest) {
+                    modifications.push(modification);
+                }
+                query.hash = Some(digest);
+            }
+        }
+        self.added.clear();
+        self.identity_changed = false;
+        let end = StateVersion { query_set: self.recv_query_set, identity: self.recv_identity, ts: new_ts };
+        if end == self.version && modifications.is_empty() && !self.force_transition {
+            return Vec::new();
+        }
+        if end.query_set == self.version.query_set
+            && end.identity == self.version.identity
+            && modifications.is_empty()
+            && !self.force_transition
+        {
+            // Only time moved and nothing this client sees changed: nothing to say.
+            return Vec::new();
+        }
+        self.force_transition = false;
+        let start = self.version;
+        self.version = end;
+        let message =
+            protocol::transition(start, end, &modifications, self.clock_skew, self.services.clock.now_nanos());
+        let text = message.to_string();
+        if text.len() > MAX_TRANSITION_BYTES && self.client == ClientKind::NpmWithChunks {
+            return protocol::chunk_transition(&text, MAX_TRANSITION_BYTES).into_iter().map(Step::Send).collect();
+        }
+        vec![Step::Send(message)]
+    }
+
+    /// Checked periodically: an identity whose token expired ends the connection the way Convex ends it.
+    pub fn tick(&mut self) -> Vec<Step> {
+        if self.closed {
+            return Vec::new();
+        }
+        self.expired().unwrap_or_default()
+    }
+
+    pub fn version(&self) -> StateVersion {
+        self.version
+    }
+
+    /// The timestamp of the last Transition.
+    pub fn ts(&self) -> Timestamp {
+        self.version.ts
+    }
+}
+
+fn mutation_response(request_id: u32, outcome: &Outcome) -> Json {
+    match &outcome.result {
+        Ok(v) => json!({
+            "type": "MutationResponse", "requestId": request_id, "success": true,
+            "result": value::json::to_json(v),
+            "ts": protocol::encode_ts(outcome.ts.unwrap_or_default()),
+            "logLines": outcome.log_lines,
+        }),
+        Err(f) => {
+            let mut body = json!({
+                "type": "MutationResponse", "requestId": request_id, "success": false,
+                "result": f.message, "ts": null, "logLines": outcome.log_lines,
+            });
+            if let Some(data) = &f.data {
+                body["errorData"] = value::json::to_json(data);
+            }
+            body
+        }
+    }
+}
