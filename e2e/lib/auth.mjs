@@ -30,6 +30,9 @@ export const NO_RATE_LIMIT = { rateLimit: { enabled: false } };
 /** The session cookie's name with the default prefix and no `__Secure-` (the site is plain http). */
 export const SESSION_COOKIE = "better-auth.session_token";
 
+/** The convex plugin's JWT cookie (`better-auth.convex_jwt`, no `__Secure-` on plain http); its value is the raw JWT. */
+export const JWT_COOKIE = "better-auth.convex_jwt";
+
 /** Parses one `Set-Cookie` line into `{name, value, attributes}`; attribute names are lower-cased. */
 export function parseSetCookie(line) {
   const [pair, ...rest] = line.split(";");

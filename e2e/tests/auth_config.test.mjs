@@ -145,16 +145,21 @@ withDeployment(
       const email = uniqueEmail(`${flavour.name} cookie-prefix`);
       const data = expectData(await browser.client.signUp.email({ name: "Prefix", email, password: "password1234" }));
       const cookies = browser.last().setCookies.map(parseSetCookie);
+      // The convex plugin's sign-up hook adds the JWT cookie, under the same prefix.
       assert.deepEqual(
         cookies.map((c) => c.name),
-        ["__Secure-chatapp.session_token"],
+        ["__Secure-chatapp.session_token", "__Secure-chatapp.convex_jwt"],
         `Set-Cookie: ${browser.last().setCookies.join(" | ")}`,
       );
-      const [cookie] = cookies;
+      const [cookie, jwtCookie] = cookies;
       assert.equal(tokenOfCookie(cookie.value), data.token);
       assert.equal(cookie.attributes.secure, true);
       assert.equal(cookie.attributes.httponly, true);
       assert.equal(cookie.attributes["max-age"], "3600");
+      assert.equal(jwtCookie.value.split(".").length, 3, "the JWT cookie holds a raw JWT");
+      assert.equal(jwtCookie.attributes.secure, true);
+      assert.equal(jwtCookie.attributes.httponly, true);
+      assert.equal(jwtCookie.attributes["max-age"], "900", "the JWT lifetime, not the session's");
 
       const session = expectData(await browser.client.getSession());
       assert.equal(session.session.token, data.token);
@@ -166,7 +171,7 @@ withDeployment(
       assert.deepEqual(await stray.client.getSession(), { data: null, error: null });
 
       assert.deepEqual(expectData(await browser.client.signOut()), { success: true });
-      assert.deepEqual(browser.jar.names(), [], "signOut deletes the prefixed cookie");
+      assert.deepEqual(browser.jar.names(), [], "signOut deletes the prefixed cookies");
     });
   },
 );

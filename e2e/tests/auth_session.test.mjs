@@ -140,7 +140,10 @@ describe("better-auth client: sessions", { timeout: 900_000 }, () => {
         assertDateNear(data.session.updatedAt, Date.now(), CLOCK_SLACK_MS, "session.updatedAt");
         assert.equal(data.user.createdAt.getTime(), account.user.createdAt.getTime());
 
-        // The vanilla client's session store (what useSession would hold) fetches the same data.
+        // The vanilla client's session store (what useSession would hold) fetches the same data. Sign-up flips the
+        // client's session signal 10 ms after it resolves (1.7.x: a flip refetches and cancels an in-flight
+        // refetch, leaving the store pending), so let that timer fire before subscribing.
+        await new Promise((r) => setTimeout(r, 50));
         const unlisten = browser.client.useSession.listen(() => {});
         try {
           await browser.client.useSession.get().refetch();
