@@ -205,8 +205,13 @@ fn key_row(doc: &Object) -> Option<KeyRow> {
     })
 }
 
+/// Whether a key is still published (it has no expiry, or its grace period has not ended).
+fn is_live(row: &KeyRow, now_ms: f64) -> bool {
+    row.expires_at.is_none_or(|e| e > now_ms)
+}
+
 fn build_key_set(rows: &[KeyRow], secret: &Secret, now_ms: f64) -> Result<Option<KeySet>, String> {
-    let live: Vec<&KeyRow> = rows.iter().filter(|r| r.expires_at.is_none_or(|e| e > now_ms)).collect();
+    let live: Vec<&KeyRow> = rows.iter().filter(|r| is_live(r, now_ms)).collect();
     let Some(newest) = live.iter().max_by(|a, b| a.created_at.total_cmp(&b.created_at)) else { return Ok(None) };
     let signing = decrypt_private_key(&newest.private_key, secret)?;
     let mut public = Vec::with_capacity(live.len());
@@ -249,7 +254,8 @@ impl KeyRing {
         let keys = match build_key_set(&rows, secret, now_ms).map_err(key_error)? {
             Some(keys) => keys,
             None => {
-                // Generate outside the transaction (it takes a while), insert only if the table is still empty.
+                // Generate outside the transaction (it takes a while), insert only if there is still no live key
+                // (the table is empty, or holds only keys whose grace period ended).
                 let row = {
                     let entropy = svc.entropy.clone();
                     let secret = secret.clone();
@@ -262,11 +268,12 @@ impl KeyRing {
                     let existing = adapter::find_many(txn, Model::Jwks, &[], FindOptions::default())
                         .await
                         .map_err(adapter_error)?;
-                    if existing.is_empty() {
+                    let mut rows: Vec<KeyRow> = existing.iter().filter_map(key_row).collect();
+                    if !rows.iter().any(|r| is_live(r, now_ms)) {
                         let created = adapter::create(txn, Model::Jwks, row.clone()).await.map_err(adapter_error)?;
-                        return Ok(key_row(&created).into_iter().collect());
+                        rows.extend(key_row(&created));
                     }
-                    Ok(existing.iter().filter_map(key_row).collect())
+                    Ok(rows)
                 })?;
                 build_key_set(&rows, secret, now_ms).map_err(key_error)?.ok_or_else(|| key_error("no key".into()))?
             }
@@ -341,6 +348,14 @@ struct Claims<'a> {
     aud: &'a str,
 }
 
+/// Signs claims with the current signing key: header `{"alg":"RS256","kid":<row id>}`, no `typ`.
+fn sign(keys: &KeySet, claims: &impl Serialize) -> Result<String, AuthError> {
+    let mut header = Header::new(Algorithm::RS256);
+    header.typ = None;
+    header.kid = Some(keys.signing_kid.clone());
+    jsonwebtoken::encode(&header, claims, &keys.signing).map_err(|e| key_error(format!("signing failed: {e}")))
+}
+
 /// Signs a token for a session.
 pub(crate) fn mint(
     keys: &KeySet,
@@ -349,9 +364,6 @@ pub(crate) fn mint(
     session: &Session,
     now_secs: u64,
 ) -> Result<String, AuthError> {
-    let mut header = Header::new(Algorithm::RS256);
-    header.typ = None;
-    header.kid = Some(keys.signing_kid.clone());
     let claims = Claims {
         iat: now_secs,
         name: &user.name,
@@ -365,10 +377,13 @@ pub(crate) fn mint(
         iss: &jwt.issuer,
         aud: &jwt.audience,
     };
-    jsonwebtoken::encode(&header, &claims, &keys.signing).map_err(|e| key_error(format!("signing failed: {e}")))
+    sign(keys, &claims)
 }
 
 /// The JWKS document.
 pub(crate) fn jwks_document(keys: &KeySet) -> serde_json::Value {
     serde_json::json!({ "keys": keys.public })
 }
+
+#[cfg(test)]
+mod tests;

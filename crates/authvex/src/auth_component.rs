@@ -4,6 +4,7 @@
 //! subscribed queries re-run when it is revoked.
 
 use functions::{Auth, DatabaseReader, Document, FunctionError};
+use value::DocumentId;
 
 /// The auth component's namespace.
 pub const NAMESPACE: &str = "betterAuth";
@@ -17,6 +18,8 @@ pub async fn safe_get_auth_user(
 ) -> Result<Option<Document>, FunctionError> {
     let Some(identity) = auth.get_user_identity() else { return Ok(None) };
     let Some(session_id) = identity.get("sessionId").and_then(|v| v.as_str()) else { return Ok(None) };
+    // A `sessionId` claim that is no document id (another issuer's token) names no session: `None`, not an error.
+    let Ok(session_id) = DocumentId::parse(session_id) else { return Ok(None) };
     let component = db.component(NAMESPACE);
     let Some(session) = component.get(session_id).await? else { return Ok(None) };
     let live = session.get("expiresAt").and_then(|v| v.as_f64()).is_some_and(|expires| expires > now_ms);

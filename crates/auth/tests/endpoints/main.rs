@@ -9,6 +9,7 @@
 mod accounts;
 mod bearer;
 mod concurrency;
+mod convex;
 mod delete_user;
 mod enumeration;
 mod harness;
