@@ -5,7 +5,7 @@ mod mutation_log;
 pub mod protocol;
 mod worker;
 
-pub use mutation_log::{MutationLog, StoredMutation};
+pub use mutation_log::{MutationLog, MutationSlot, StoredMutation};
 pub use worker::{ClientKind, Step, SyncServices, Worker, MAX_TRANSITION_BYTES};
 
 #[cfg(test)]

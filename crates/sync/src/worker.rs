@@ -53,6 +53,10 @@ pub struct Worker {
     client: ClientKind,
     session_id: Option<String>,
     version: StateVersion,
+    /// Every subscribed query's current result is known to hold at this timestamp (≥ `version.ts`): the commits to
+    /// check for invalidation are the ones after it. Advances on every update, also when nothing had to be sent, so
+    /// commits that never touch this client are checked once and not again on every later update.
+    checked_ts: Timestamp,
     recv_query_set: u32,
     recv_identity: u32,
     queries: BTreeMap<u32, Query>,
@@ -75,6 +79,15 @@ fn hash_of(json: &Json) -> u64 {
     h.finish()
 }
 
+/// An error message as far as change detection goes: every run gets a fresh request id, so the same failure would
+/// otherwise look new on every re-run and be resent on every commit.
+fn without_request_id(message: &str) -> &str {
+    match message.strip_prefix("[Request ID: ").and_then(|rest| rest.split_once("] ")) {
+        Some((_, rest)) => rest,
+        None => message,
+    }
+}
+
 fn args_object(args: &[Json]) -> Result<value::Value, String> {
     let arg = match args {
         [] => json!({}),
@@ -95,6 +108,7 @@ impl Worker {
             client,
             session_id: None,
             version: StateVersion::default(),
+            checked_ts: Timestamp::default(),
             recv_query_set: 0,
             recv_identity: 0,
             queries: BTreeMap::new(),
@@ -256,11 +270,16 @@ impl Worker {
                     return steps;
                 }
                 let mut steps = Vec::new();
-                let key = self.session_id.clone().map(|s| (s, request_id));
-                let stored = key.as_ref().and_then(|k| self.services.mutations.get(k));
-                let response = match stored {
-                    Some(stored) => stored.response,
-                    None => {
+                // The slot stays locked while the mutation runs: a replay from the same session on another socket
+                // (the client reconnected while this one was still running it) waits and answers from the log.
+                let slot = self.session_id.clone().map(|s| self.services.mutations.slot((s, request_id)));
+                let mut stored = match slot {
+                    Some(slot) => Some(slot.lock_owned().await),
+                    None => None,
+                };
+                let response = match stored.as_deref() {
+                    Some(Some(done)) => done.response.clone(),
+                    _ => {
                         let response = match args_object(&args) {
                             Ok(args) => {
                                 let outcome = self
@@ -275,12 +294,13 @@ impl Worker {
                                 "result": e, "ts": null, "logLines": [],
                             }),
                         };
-                        if let Some(key) = key {
-                            self.services.mutations.insert(key, StoredMutation { response: response.clone() });
+                        if let Some(slot) = stored.as_mut() {
+                            **slot = Some(StoredMutation { response: response.clone() });
                         }
                         response
                     }
                 };
+                drop(stored);
                 steps.push(Step::Send(response));
                 self.update_due = true;
                 self.force_transition = true;
@@ -353,12 +373,16 @@ impl Worker {
             }
         };
         let new_ts = view.ts().max(self.version.ts);
-        // Which existing queries does a commit in (version.ts, new_ts] invalidate?
+        // Which existing queries does a commit in (checked_ts, new_ts] invalidate?
         let mut rerun: BTreeSet<u32> = self.added.clone();
         if self.identity_changed {
             rerun.extend(self.queries.keys().copied());
-        } else if new_ts > self.version.ts {
-            match self.services.runtime.database().commits_since(self.version.ts) {
+        } else if new_ts > self.checked_ts {
+            // A commit is visible in snapshots a moment before it reaches the commit log. Read the log's end first:
+            // if it is behind the view, the log cannot say what the view contains, so everything re-runs.
+            let database = self.services.runtime.database();
+            let logged = database.latest_ts();
+            match database.commits_since(self.checked_ts).filter(|_| logged >= new_ts) {
                 Some(commits) => {
                     for (id, q) in &self.queries {
                         let hit = match &q.reads {
@@ -388,7 +412,7 @@ impl Worker {
                 }
                 Err(f) => {
                     let data = f.data.as_ref().map(value::json::to_json);
-                    let digest = hash_of(&json!(["error", f.message, data, outcome.log_lines]));
+                    let digest = hash_of(&json!(["error", without_request_id(&f.message), data, outcome.log_lines]));
                     let m = Modification::Failed {
                         query_id: id,
                         error_message: f.message.clone(),
@@ -410,6 +434,7 @@ impl Worker {
         }
         self.added.clear();
         self.identity_changed = false;
+        self.checked_ts = new_ts;
         let end = StateVersion { query_set: self.recv_query_set, identity: self.recv_identity, ts: new_ts };
         if end == self.version && modifications.is_empty() && !self.force_transition {
             return Vec::new();
