@@ -35,6 +35,9 @@ pub enum ClientKind {
 struct Query {
     path: String,
     args: value::Value,
+    /// Arguments that could not be decoded: the query fails with this message instead of running (a FatalError
+    /// would stop an npm client for good).
+    invalid: Option<String>,
     reads: Option<ReadSet>,
     hash: Option<u64>,
 }
@@ -198,12 +201,13 @@ impl Worker {
                                 return self
                                     .fatal(&format!("DuplicateQueryId: query {query_id} is already subscribed"));
                             }
-                            let args = match args_object(&args) {
-                                Ok(a) => a,
-                                Err(e) => return self.fatal(&format!("InvalidArguments: {e}")),
+                            let (args, invalid) = match args_object(&args) {
+                                Ok(a) => (a, None),
+                                Err(e) => (value::Value::Null, Some(format!("ArgumentValidationError: {e}"))),
                             };
                             self.removed.retain(|id| *id != query_id);
-                            self.queries.insert(query_id, Query { path: udf_path, args, reads: None, hash: None });
+                            self.queries
+                                .insert(query_id, Query { path: udf_path, args, invalid, reads: None, hash: None });
                             self.added.insert(query_id);
                         }
                         QuerySetModification::Remove { query_id } => {
@@ -402,8 +406,17 @@ impl Worker {
         let caller = self.caller();
         for id in rerun {
             let Some(query) = self.queries.get(&id) else { continue };
-            let outcome =
-                self.services.runtime.run_query_in(&view, &query.path, query.args.clone(), caller.clone()).await;
+            let outcome = match &query.invalid {
+                Some(message) => Outcome {
+                    result: Err(functions::FunctionFailure { message: message.clone(), data: None }),
+                    log_lines: Vec::new(),
+                    ts: None,
+                    reads: None,
+                },
+                None => {
+                    self.services.runtime.run_query_in(&view, &query.path, query.args.clone(), caller.clone()).await
+                }
+            };
             let (modification, digest) = match &outcome.result {
                 Ok(v) => {
                     let value = value::json::to_json(v);
