@@ -12,9 +12,7 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "build binaries once (reused by every suite)"
-cargo build --workspace --bins --locked
-
+# The Rust tests build every binary once (with the test-time feature set); the e2e suites reuse them.
 step "Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

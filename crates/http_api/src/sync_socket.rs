@@ -118,9 +118,17 @@ async fn run(
                         Step::Close { code: None, reason: "InvalidClientMessage".into() },
                     ],
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
-                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(Message::Close(_))) => {
+                        // Complete the closing handshake: flush the Close reply the socket has queued.
+                        let _ = tokio::time::timeout(SEND_DEADLINE, sink.close()).await;
+                        break;
+                    }
+                    None => break,
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "sync socket read failed");
+                        // Most likely an oversized frame: say so before dropping the connection.
+                        let frame = CloseFrame { code: 1009, reason: Utf8Bytes::from_static("MessageTooBig") };
+                        let _ = tokio::time::timeout(SEND_DEADLINE, sink.send(Message::Close(Some(frame)))).await;
                         break;
                     }
                 }
