@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
 import { after, afterEach, describe, test } from "node:test";
 
-import { ConvexHttpClient } from "convex/browser";
+import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi as api } from "convex/server";
 
 import { makeDataDir, startChat } from "../lib/server.mjs";
@@ -68,5 +68,21 @@ describe("chat dev process", { timeout: 180_000 }, () => {
       mine.map((m) => m._id),
       [newer, messageId],
     );
+  });
+
+  test("SIGTERM with live sync subscriptions closes them with a reconnect hint and exits promptly", async () => {
+    const server = await start();
+    const client = new ConvexClient(server.apiUrl, { logger: false });
+    const seen = [];
+    const unsubscribe = client.onUpdate(api.messages.list, {}, (list) => seen.push(list.length));
+    await client.mutation(api.messages.send, { author: "live", body: "subscribed" });
+    const deadline = Date.now() + 10_000;
+    while (!seen.includes(1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(seen.includes(1), "the subscription saw the message before shutdown");
+    const status = await server.stop();
+    assert.equal(status.forced, false, "open WebSockets do not hold up a graceful shutdown");
+    assert.ok(status.code === 0 || status.signal === "SIGTERM", `exit: code ${status.code}, signal ${status.signal}`);
+    unsubscribe();
+    await client.close();
   });
 });
