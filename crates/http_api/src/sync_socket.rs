@@ -28,6 +28,8 @@ const INACTIVE_AFTER: Duration = Duration::from_secs(120);
 const SEND_DEADLINE: Duration = Duration::from_secs(10);
 /// Largest accepted frame.
 pub const MAX_FRAME_BYTES: usize = 20 << 20;
+/// Per-socket read buffer.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 /// Actions in flight per socket.
 const MAX_ACTIONS: usize = 1000;
 
@@ -80,7 +82,10 @@ fn upgrade(state: ApiState, ws: WebSocketUpgrade, kind: ClientKind) -> Response 
     let Some(services) = state.sync.clone() else {
         return crate::ApiError::new(StatusCode::NOT_FOUND, "NotFound", "sync is not enabled").into_response();
     };
-    ws.max_message_size(MAX_FRAME_BYTES)
+    // A small read buffer: tungstenite keeps (and zeroes) the whole buffer per socket, and idle sockets should
+    // cost little memory; larger frames still arrive, in more reads.
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| run(socket, services, state.shutdown.clone(), kind))
 }

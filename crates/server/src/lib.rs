@@ -201,6 +201,7 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
         verifier: auth.clone(),
         mutations: Arc::new(sync::MutationLog::default()),
         clock: clock_for_sync,
+        queries: Arc::new(sync::QueryCache::default()),
     };
     let state = ApiState {
         runtime: runtime.clone(),
@@ -220,6 +221,12 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
                 let _ = stopped.wait_for(|s| *s).await;
             };
             let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            // Small protocol messages (a MutationResponse then its Transition) must not wait for delayed ACKs.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                }
+            });
             if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(shutdown).await {
                 tracing::error!(error = %e, "listener failed");
             }

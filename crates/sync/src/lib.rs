@@ -3,9 +3,11 @@
 
 mod mutation_log;
 pub mod protocol;
+mod query_cache;
 mod worker;
 
 pub use mutation_log::{MutationLog, MutationSlot, StoredMutation};
+pub use query_cache::QueryCache;
 pub use worker::{ClientKind, Step, SyncServices, Worker, MAX_TRANSITION_BYTES};
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ pub struct SyncServices {
     pub verifier: Arc<dyn AuthVerifier>,
     pub mutations: Arc<MutationLog>,
     pub clock: Arc<dyn Clock>,
+    /// Evaluations shared between sockets (same query, arguments, identity and timestamp).
+    pub queries: Arc<crate::QueryCache>,
 }
 
 pub struct Worker {
@@ -404,6 +406,8 @@ impl Worker {
         let mut modifications: Vec<Modification> =
             self.removed.drain(..).map(|query_id| Modification::Removed { query_id }).collect();
         let caller = self.caller();
+        let identity_key =
+            self.identity.as_ref().map(|i| value::json::to_json_string(&i.to_value())).unwrap_or_default();
         for id in rerun {
             let Some(query) = self.queries.get(&id) else { continue };
             let outcome = match &query.invalid {
@@ -414,7 +418,15 @@ impl Worker {
                     reads: None,
                 },
                 None => {
-                    self.services.runtime.run_query_in(&view, &query.path, query.args.clone(), caller.clone()).await
+                    let args_key = value::json::to_json_string(&query.args);
+                    let runtime = &self.services.runtime;
+                    let (path, args, caller, view) = (&query.path, &query.args, &caller, &view);
+                    self.services
+                        .queries
+                        .get_or_run(view.ts(), path, &args_key, &identity_key, || {
+                            runtime.run_query_in(view, path, args.clone(), caller.clone())
+                        })
+                        .await
                 }
             };
             let (modification, digest) = match &outcome.result {

@@ -221,6 +221,7 @@ impl Deployment {
             verifier: verifier.clone(),
             mutations: Arc::new(MutationLog::default()),
             clock: Arc::new(clock.clone()),
+            queries: Arc::new(crate::QueryCache::default()),
         };
         Deployment { runtime, clock, verifier, runs, services }
     }

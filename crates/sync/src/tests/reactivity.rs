@@ -303,3 +303,20 @@ async fn a_commit_racing_a_wake_up_is_not_lost() {
 async fn a_commit_racing_a_query_set_change_is_not_lost() {
     a_commit_racing_an_update_is_not_lost(true).await;
 }
+
+/// Two sockets subscribed to the same query update at one timestamp with a single evaluation between them.
+#[tokio::test]
+async fn identical_subscriptions_share_one_evaluation_per_timestamp() {
+    let d = super::harness::Deployment::new(10_000).await;
+    let mut a = crate::Worker::new(d.services.clone(), crate::ClientKind::Other);
+    let mut b = crate::Worker::new(d.services.clone(), crate::ClientKind::Other);
+    for w in [&mut a, &mut b] {
+        w.client_frame(r#"{"type":"Connect","sessionId":"11111111-1111-4111-8111-111111111111","connectionCount":0,"lastCloseReason":null}"#).await;
+    }
+    let add = r#"{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Add","queryId":0,"udfPath":"messages:list","args":[{}]}]}"#;
+    a.client_frame(add).await;
+    a.flush().await;
+    b.client_frame(add).await;
+    b.flush().await;
+    assert_eq!(d.runs.of("messages:list"), 1, "the second socket reused the first one's evaluation");
+}
