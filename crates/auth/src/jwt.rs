@@ -387,3 +387,54 @@ pub(crate) fn jwks_document(keys: &KeySet) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests;
+
+/// JWTs minted for the cookie hooks, by session. A token is reused while it has most of its lifetime left and was
+/// minted for the same user state (`updatedAt`) and key set; `/convex/token` always mints afresh (the Convex
+/// client treats a refresh that returns the same string as a failure).
+#[derive(Default)]
+pub struct MintCache {
+    entries: parking_lot::Mutex<std::collections::HashMap<String, CachedToken>>,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    token: String,
+    user_updated_at: f64,
+    kid: String,
+    iat: u64,
+    exp: u64,
+}
+
+/// Cached tokens are reused during the first quarter of their lifetime.
+const REUSE_FRACTION: u64 = 4;
+/// Bound on remembered sessions (the cache is cleared when it grows past this).
+const MINT_CACHE_CAPACITY: usize = 100_000;
+
+impl MintCache {
+    /// A cached token for `session` still fresh at `now_secs`, with its remaining lifetime in seconds.
+    pub(crate) fn get(&self, keys: &KeySet, user: &User, session: &Session, now_secs: u64) -> Option<(String, u64)> {
+        let entries = self.entries.lock();
+        let cached = entries.get(&session.id)?;
+        let lifetime = cached.exp.saturating_sub(cached.iat);
+        let fresh = now_secs >= cached.iat && now_secs - cached.iat < lifetime / REUSE_FRACTION;
+        (fresh && cached.user_updated_at == user.updated_at && cached.kid == keys.signing_kid)
+            .then(|| (cached.token.clone(), cached.exp.saturating_sub(now_secs)))
+    }
+
+    pub(crate) fn put(&self, keys: &KeySet, user: &User, session: &Session, token: &str, iat: u64, exp: u64) {
+        let mut entries = self.entries.lock();
+        if entries.len() >= MINT_CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(
+            session.id.clone(),
+            CachedToken {
+                token: token.to_string(),
+                user_updated_at: user.updated_at,
+                kid: keys.signing_kid.clone(),
+                iat,
+                exp,
+            },
+        );
+    }
+}

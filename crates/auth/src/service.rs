@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub ip: IpConfig,
     /// The convex plugin's signing keys (cached).
     pub keys: crate::jwt::KeyRing,
+    /// Recently minted JWTs for the session-cookie hooks, so a busy get-session does not sign on every call.
+    pub minted: crate::jwt::MintCache,
 }
 
 /// What an endpoint answers.
@@ -165,6 +167,7 @@ impl AuthService {
                 cookies,
                 ip,
                 keys: crate::jwt::KeyRing::default(),
+                minted: crate::jwt::MintCache::default(),
             }),
         })
     }

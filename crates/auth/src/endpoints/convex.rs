@@ -29,10 +29,24 @@ fn jwt_cookie(svc: &Inner, token: &str, max_age: u64) -> SetCookie {
 /// swallowed, as the plugin's after-hook does).
 pub(crate) async fn session_jwt_cookie(call: &Call<'_>, user: &User, session: &Session) -> Option<SetCookie> {
     let cfg = call.svc.config.jwt.as_ref()?;
-    match mint_for(call, user, session).await {
-        Ok(token) => Some(jwt_cookie(call.svc, &token, cfg.expiration_secs)),
+    let keys = match call.svc.keys.keys(call.svc, call.now_ms).await {
+        Ok(keys) => keys,
         Err(e) => {
-            tracing::warn!(error = %e, "could not mint the convex JWT for a new session");
+            tracing::warn!(error = %e, "could not load the convex JWT keys");
+            return None;
+        }
+    };
+    let now_secs = (call.now_ms / 1000.0) as u64;
+    if let Some((token, remaining)) = call.svc.minted.get(&keys, user, session, now_secs) {
+        return Some(jwt_cookie(call.svc, &token, remaining));
+    }
+    match jwt::mint(&keys, cfg, user, session, now_secs) {
+        Ok(token) => {
+            call.svc.minted.put(&keys, user, session, &token, now_secs, now_secs + cfg.expiration_secs);
+            Some(jwt_cookie(call.svc, &token, cfg.expiration_secs))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not mint the convex JWT for a session");
             None
         }
     }
