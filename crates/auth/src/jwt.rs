@@ -13,7 +13,6 @@ use crate::service::Inner;
 use crate::session::adapter_error;
 use base64::Engine;
 use database::Entropy;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use parking_lot::RwLock;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, RsaPrivateKey};
@@ -79,7 +78,7 @@ struct PublicKeyJson {
 /// The keys in use: the newest signs, every unexpired one verifies.
 pub struct KeySet {
     signing_kid: String,
-    signing: EncodingKey,
+    signing: ring::signature::RsaKeyPair,
     pub public: Vec<PublicJwk>,
     /// Epoch ms after which the set must be reloaded (a grace period ends).
     valid_until_ms: f64,
@@ -150,7 +149,7 @@ fn private_jwk(key: &RsaPrivateKey) -> Result<PrivateJwk, String> {
     })
 }
 
-fn encoding_key(jwk: &PrivateJwk) -> Result<EncodingKey, String> {
+fn encoding_key(jwk: &PrivateJwk) -> Result<ring::signature::RsaKeyPair, String> {
     use rsa::pkcs1::EncodeRsaPrivateKey;
     let key = RsaPrivateKey::from_components(
         unb64(&jwk.n)?,
@@ -160,11 +159,11 @@ fn encoding_key(jwk: &PrivateJwk) -> Result<EncodingKey, String> {
     )
     .map_err(|e| format!("invalid RSA key: {e}"))?;
     let der = key.to_pkcs1_der().map_err(|e| format!("cannot encode RSA key: {e}"))?;
-    Ok(EncodingKey::from_rsa_der(der.as_bytes()))
+    ring::signature::RsaKeyPair::from_der(der.as_bytes()).map_err(|e| format!("unusable RSA key: {e}"))
 }
 
 /// Decrypts a stored `privateKey` column (a JSON string holding hex ciphertext) into a signing key.
-fn decrypt_private_key(column: &str, secret: &Secret) -> Result<EncodingKey, String> {
+fn decrypt_private_key(column: &str, secret: &Secret) -> Result<ring::signature::RsaKeyPair, String> {
     let hex: String = serde_json::from_str(column).unwrap_or_else(|_| column.to_string());
     let plaintext = crypto::symmetric_decrypt(&hex, secret)
         .ok_or("the stored private key does not decrypt with this BETTER_AUTH_SECRET")?;
@@ -350,10 +349,26 @@ struct Claims<'a> {
 
 /// Signs claims with the current signing key: header `{"alg":"RS256","kid":<row id>}`, no `typ`.
 fn sign(keys: &KeySet, claims: &impl Serialize) -> Result<String, AuthError> {
-    let mut header = Header::new(Algorithm::RS256);
-    header.typ = None;
-    header.kid = Some(keys.signing_kid.clone());
-    jsonwebtoken::encode(&header, claims, &keys.signing).map_err(|e| key_error(format!("signing failed: {e}")))
+    /// Better Auth's header: `alg` then `kid`, no `typ`.
+    #[derive(Serialize)]
+    struct JwtHeader<'a> {
+        alg: &'a str,
+        kid: &'a str,
+    }
+    let header = serde_json::to_vec(&JwtHeader { alg: "RS256", kid: &keys.signing_kid })
+        .map_err(|e| key_error(format!("cannot encode the JWT header: {e}")))?;
+    let payload = serde_json::to_vec(claims).map_err(|e| key_error(format!("cannot encode the JWT claims: {e}")))?;
+    let signing_input = format!("{}.{}", b64(&header), b64(&payload));
+    let mut signature = vec![0u8; keys.signing.public().modulus_len()];
+    keys.signing
+        .sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            signing_input.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|e| key_error(format!("signing failed: {e}")))?;
+    Ok(format!("{signing_input}.{}", b64(&signature)))
 }
 
 /// Signs a token for a session.

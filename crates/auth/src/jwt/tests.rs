@@ -80,7 +80,7 @@ fn check(token: &str, header: &str, payload: &str, public: (&str, &str)) {
     assert_eq!(String::from_utf8(unb64url(h)).unwrap(), header, "header");
     assert_eq!(String::from_utf8(unb64url(p)).unwrap(), payload, "payload");
     let key = DecodingKey::from_rsa_components(public.0, public.1).unwrap();
-    let mut validation = Validation::new(Algorithm::RS256);
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
