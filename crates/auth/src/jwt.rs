@@ -185,26 +185,13 @@ pub(crate) fn new_key_row(entropy: &dyn Entropy, secret: &Secret, now_ms: f64) -
     Ok(row)
 }
 
-struct KeyRow {
-    id: String,
-    public_key: String,
-    private_key: String,
-    created_at: f64,
-    expires_at: Option<f64>,
-}
+/// A `jwks` row (the models' typed form).
+type KeyRow = crate::models::Jwk;
 
 fn key_row(doc: &Object) -> Option<KeyRow> {
-    let text = |f: &str| doc.get(f).and_then(|v| v.as_str()).map(str::to_string);
-    Some(KeyRow {
-        id: text("_id")?,
-        public_key: text("publicKey")?,
-        private_key: text("privateKey")?,
-        created_at: doc.get("createdAt").and_then(|v| v.as_f64()).unwrap_or(0.0),
-        expires_at: doc.get("expiresAt").and_then(|v| v.as_f64()),
-    })
+    KeyRow::from_document(doc).ok()
 }
 
-/// Whether a key is still published (it has no expiry, or its grace period has not ended).
 fn is_live(row: &KeyRow, now_ms: f64) -> bool {
     row.expires_at.is_none_or(|e| e > now_ms)
 }
