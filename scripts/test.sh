@@ -21,4 +21,4 @@ else
 fi
 
 step "end-to-end suites with the real npm clients"
-AUTHVEX_CHAT_BIN="$PWD/target/debug/chat" bash e2e/run.sh
+AUTHVEX_CHAT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/chat" bash e2e/run.sh
