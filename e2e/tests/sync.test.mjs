@@ -170,10 +170,16 @@ class RawSocket {
     let waker;
     try {
       return await new Promise((resolve, reject) => {
+        // Once resolved, a late wake-up (before `finally` unregisters this waker) must not consume further messages.
+        let done = false;
         const check = () => {
+          if (done) return;
           while (this.cursor < this.messages.length) {
             const message = this.messages[this.cursor++];
-            if (predicate(message)) return resolve(message);
+            if (predicate(message)) {
+              done = true;
+              return resolve(message);
+            }
           }
           if (this.closeInfo !== undefined) {
             reject(new Error(`socket closed while waiting for ${what}\n${this.transcript()}`));
