@@ -80,13 +80,14 @@ async fn bench_authvex(args: &Args) -> Figures {
     let commits_per_s = (per_writer * args.writers) as f64 / start.elapsed().as_secs_f64();
 
     let per_reader = args.reads / args.readers;
+    let writers = args.writers;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for r in 0..args.readers {
         let rt = rt.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..per_reader {
-                let key = format!("k{}-{}", (i + r) % 16 % args_writers_hint(), i % per_writer_hint());
+                let key = read_key(i, r, writers, per_writer);
                 let out = rt
                     .run(
                         "items:byKey",
@@ -107,14 +108,9 @@ async fn bench_authvex(args: &Args) -> Figures {
     Figures { commits_per_s, reads_per_s }
 }
 
-// Keys written are k{0..writers}-{0..per_writer}; the read loop stays inside that set.
-static WRITERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-static PER_WRITER: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-fn args_writers_hint() -> usize {
-    *WRITERS.get().unwrap_or(&1)
-}
-fn per_writer_hint() -> usize {
-    *PER_WRITER.get().unwrap_or(&1)
+/// A key the writers wrote (`k{writer}-{i}`), spread over readers `r`.
+fn read_key(i: usize, r: usize, writers: usize, per_writer: usize) -> String {
+    format!("k{}-{}", (i + r) % 16 % writers.max(1), i % per_writer.max(1))
 }
 
 fn bench_rusqlite(args: &Args) -> Figures {
@@ -162,6 +158,7 @@ fn bench_rusqlite(args: &Args) -> Figures {
     let commits_per_s = (per_writer * args.writers) as f64 / start.elapsed().as_secs_f64();
 
     let per_reader = args.reads / args.readers;
+    let writers = args.writers;
     let start = Instant::now();
     std::thread::scope(|s| {
         for r in 0..args.readers {
@@ -171,7 +168,7 @@ fn bench_rusqlite(args: &Args) -> Figures {
                 let mut stmt =
                     c.prepare("SELECT body FROM items WHERE key = ?1 ORDER BY created, id LIMIT 1").expect("prepare");
                 for i in 0..per_reader {
-                    let key = format!("k{}-{}", (i + r) % 16 % args_writers_hint(), i % per_writer_hint());
+                    let key = read_key(i, r, writers, per_writer);
                     let body: Vec<u8> = stmt.query_row([key], |row| row.get(0)).expect("row");
                     std::hint::black_box(body);
                 }
@@ -184,8 +181,6 @@ fn bench_rusqlite(args: &Args) -> Figures {
 
 fn main() {
     let args = Args::parse();
-    let _ = WRITERS.set(args.writers);
-    let _ = PER_WRITER.set(args.ops / args.writers);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!(
         "core benchmark: {} mutations by {} writers, {} point queries by {} readers",

@@ -13,10 +13,6 @@ use value::{Object, Value};
 /// Sessions created with `rememberMe: false` live one day.
 const DONT_REMEMBER_SECS: u64 = 24 * 3600;
 
-pub(crate) fn eq(field: &str, value: impl Into<Value>) -> Where {
-    Where::eq(field, value)
-}
-
 pub(crate) fn adapter_error(e: adapter::AdapterError) -> AuthError {
     match e {
         adapter::AdapterError::Database(db) => storage_error(&db),
@@ -83,12 +79,15 @@ pub(crate) fn clear_cookies(svc: &Inner) -> Vec<SetCookie> {
 
 /// Loads a session by token with its user, if both exist.
 pub(crate) async fn load(txn: &mut Transaction, token: &str) -> Result<Option<(Session, User)>, AuthError> {
-    let Some(doc) = adapter::find_one(txn, Model::Session, &[eq("token", token)]).await.map_err(adapter_error)? else {
+    let Some(doc) =
+        adapter::find_one(txn, Model::Session, &[Where::eq("token", token)]).await.map_err(adapter_error)?
+    else {
         return Ok(None);
     };
     let session = Session::from_document(&doc).map_err(adapter_error)?;
-    let Some(user_doc) =
-        adapter::find_one(txn, Model::User, &[eq("id", session.user_id.as_str())]).await.map_err(adapter_error)?
+    let Some(user_doc) = adapter::find_one(txn, Model::User, &[Where::eq("id", session.user_id.as_str())])
+        .await
+        .map_err(adapter_error)?
     else {
         return Ok(None);
     };
@@ -111,7 +110,9 @@ pub(crate) async fn resolve(
     if session.expires_at < now {
         // Endpoints that only read resolve in a read-only transaction: the row stays for a writing one to delete.
         if !txn.is_read_only() {
-            adapter::delete_one(txn, Model::Session, &[eq("id", session.id.as_str())]).await.map_err(adapter_error)?;
+            adapter::delete_one(txn, Model::Session, &[Where::eq("id", session.id.as_str())])
+                .await
+                .map_err(adapter_error)?;
         }
         return Ok((Resolved::Gone, None));
     }
@@ -124,7 +125,7 @@ pub(crate) async fn resolve(
         let mut update = Object::new();
         update.insert("expiresAt".into(), Value::Float64(expires_at));
         update.insert("updatedAt".into(), Value::Float64(now));
-        let updated = adapter::update_one(txn, Model::Session, &[eq("id", session.id.as_str())], update)
+        let updated = adapter::update_one(txn, Model::Session, &[Where::eq("id", session.id.as_str())], update)
             .await
             .map_err(adapter_error)?;
         if updated.is_none() {

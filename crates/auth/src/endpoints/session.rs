@@ -6,7 +6,7 @@ use crate::error::AuthError;
 use crate::models::Session;
 use crate::schema::Model;
 use crate::service::{Call, Reply};
-use crate::session::{self, adapter_error, eq, Resolved};
+use crate::session::{self, adapter_error, Resolved};
 use value::Value;
 
 /// `GET /get-session`: `null` or `{session, user}`; slides the expiry when due.
@@ -37,7 +37,9 @@ pub(crate) async fn sign_out(call: &Call<'_>) -> Result<Reply, AuthError> {
     let svc = call.svc;
     if let Some(token) = call.session_token() {
         transact!(svc, txn, {
-            adapter::delete_one(txn, Model::Session, &[eq("token", token.as_str())]).await.map_err(adapter_error)?;
+            adapter::delete_one(txn, Model::Session, &[Where::eq("token", token.as_str())])
+                .await
+                .map_err(adapter_error)?;
             Ok(())
         })?;
     }
@@ -47,7 +49,7 @@ pub(crate) async fn sign_out(call: &Call<'_>) -> Result<Reply, AuthError> {
 }
 
 async fn user_sessions(txn: &mut database::Transaction, user_id: &str, now_ms: f64) -> Result<Vec<Session>, AuthError> {
-    let rows = adapter::find_many(txn, Model::Session, &[eq("userId", user_id)], FindOptions::default())
+    let rows = adapter::find_many(txn, Model::Session, &[Where::eq("userId", user_id)], FindOptions::default())
         .await
         .map_err(adapter_error)?;
     let mut sessions = Vec::with_capacity(rows.len());
@@ -75,7 +77,7 @@ pub(crate) async fn revoke_session(call: &Call<'_>) -> Result<Reply, AuthError> 
     let token = body.string("token")?.to_string();
     transact!(call.svc, txn, {
         let active = session::require(call, txn).await?;
-        let filter = [eq("token", token.as_str()), eq("userId", active.user.id.as_str())];
+        let filter = [Where::eq("token", token.as_str()), Where::eq("userId", active.user.id.as_str())];
         adapter::delete_one(txn, Model::Session, &filter).await.map_err(adapter_error)?;
         Ok(())
     })?;
@@ -87,7 +89,7 @@ pub(crate) async fn revoke_other_sessions(call: &Call<'_>) -> Result<Reply, Auth
     transact!(call.svc, txn, {
         let active = session::require(call, txn).await?;
         let filter = [
-            eq("userId", active.user.id.as_str()),
+            Where::eq("userId", active.user.id.as_str()),
             Where::new("token", Operator::Ne, Value::String(active.session.token.clone())),
         ];
         adapter::delete_many(txn, Model::Session, &filter).await.map_err(adapter_error)?;
@@ -101,7 +103,7 @@ pub(crate) async fn revoke_other_sessions(call: &Call<'_>) -> Result<Reply, Auth
 pub(crate) async fn revoke_sessions(call: &Call<'_>) -> Result<Reply, AuthError> {
     transact!(call.svc, txn, {
         let active = session::require(call, txn).await?;
-        adapter::delete_many(txn, Model::Session, &[eq("userId", active.user.id.as_str())])
+        adapter::delete_many(txn, Model::Session, &[Where::eq("userId", active.user.id.as_str())])
             .await
             .map_err(adapter_error)?;
         Ok(())

@@ -1,13 +1,13 @@
 //! sign-up/email, sign-in/email and the `/error` page.
 
 use super::{check_password_length, is_valid_email, Body};
-use crate::adapter;
+use crate::adapter::{self, Where};
 use crate::error::{codes, AuthError};
 use crate::models::{Account, User};
 use crate::origin::{self, CallbackKind};
 use crate::schema::Model;
 use crate::service::{Call, Reply};
-use crate::session::{self, adapter_error, eq};
+use crate::session::{self, adapter_error};
 use value::{Object, Value};
 
 /// Rejects a callback URL that is neither relative nor on a trusted origin.
@@ -42,7 +42,11 @@ pub(crate) async fn sign_up_email(call: &Call<'_>) -> Result<Reply, AuthError> {
     let now = call.now_ms;
 
     let outcome = transact!(svc, txn, {
-        if adapter::find_one(txn, Model::User, &[eq("email", email.as_str())]).await.map_err(adapter_error)?.is_some() {
+        if adapter::find_one(txn, Model::User, &[Where::eq("email", email.as_str())])
+            .await
+            .map_err(adapter_error)?
+            .is_some()
+        {
             return Ok(None);
         }
         let mut fields = Object::new();
@@ -108,15 +112,18 @@ pub(crate) async fn sign_in_email(call: &Call<'_>) -> Result<Reply, AuthError> {
 
     let found = read!(svc, txn, {
         let Some(user_doc) =
-            adapter::find_one(txn, Model::User, &[eq("email", email.as_str())]).await.map_err(adapter_error)?
+            adapter::find_one(txn, Model::User, &[Where::eq("email", email.as_str())]).await.map_err(adapter_error)?
         else {
             return Ok(None);
         };
         let user = User::from_document(&user_doc).map_err(adapter_error)?;
-        let account =
-            adapter::find_one(txn, Model::Account, &[eq("userId", user.id.as_str()), eq("providerId", "credential")])
-                .await
-                .map_err(adapter_error)?;
+        let account = adapter::find_one(
+            txn,
+            Model::Account,
+            &[Where::eq("userId", user.id.as_str()), Where::eq("providerId", "credential")],
+        )
+        .await
+        .map_err(adapter_error)?;
         let account = account.map(|a| Account::from_document(&a)).transpose().map_err(adapter_error)?;
         Ok(Some((user, account)))
     })?;
@@ -133,7 +140,11 @@ pub(crate) async fn sign_in_email(call: &Call<'_>) -> Result<Reply, AuthError> {
     }
     let session = transact!(svc, txn, {
         // The user may have been deleted since the password check.
-        if adapter::find_one(txn, Model::User, &[eq("id", user.id.as_str())]).await.map_err(adapter_error)?.is_none() {
+        if adapter::find_one(txn, Model::User, &[Where::eq("id", user.id.as_str())])
+            .await
+            .map_err(adapter_error)?
+            .is_none()
+        {
             return Err(codes::INVALID_EMAIL_OR_PASSWORD());
         }
         session::create(svc, txn, call, &user.id, !remember_me).await
