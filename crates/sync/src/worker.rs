@@ -477,9 +477,12 @@ impl Worker {
         self.version = end;
         let message =
             protocol::transition(start, end, &modifications, self.clock_skew, self.services.clock.now_nanos());
-        let text = message.to_string();
-        if text.len() > MAX_TRANSITION_BYTES && self.client == ClientKind::NpmWithChunks {
-            return protocol::chunk_transition(&text, MAX_TRANSITION_BYTES).into_iter().map(Step::Send).collect();
+        // Only clients that reassemble chunks need the size check (and the serialisation it costs).
+        if self.client == ClientKind::NpmWithChunks {
+            let text = message.to_string();
+            if text.len() > MAX_TRANSITION_BYTES {
+                return protocol::chunk_transition(&text, MAX_TRANSITION_BYTES).into_iter().map(Step::Send).collect();
+            }
         }
         vec![Step::Send(message)]
     }
