@@ -1,0 +1,144 @@
+//! The write path: each operation is one transaction on a pooled connection.
+//!
+//! A batch is first collapsed to its final effect (the last write per document id, per index key, per metadata
+//! key; commits apply in order, so the last one wins), then applied with one array statement per kind of change.
+//! Keys are sorted so concurrent transactions lock rows in the same order.
+
+use crate::{backend, pg_error, ts_from_sql, ts_to_sql, MAX_TS};
+use deadpool_postgres::{Object, Transaction};
+use std::collections::BTreeMap;
+use storage::{Commit, IndexWrite, Result, StorageError, TableNumber};
+
+const LOCK_COMMITS: &str = "LOCK TABLE commit_log IN SHARE ROW EXCLUSIVE MODE";
+const DELETE_DOCUMENTS: &str = "DELETE FROM documents WHERE id = ANY($1::bytea[])";
+const UPSERT_DOCUMENTS: &str = "INSERT INTO documents (id, tbl, body) \
+    SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[]) \
+    ON CONFLICT (id) DO UPDATE SET tbl = excluded.tbl, body = excluded.body";
+const DELETE_INDEX_ENTRIES: &str = "DELETE FROM index_entries AS e \
+    USING unnest($1::bigint[], $2::bytea[]) AS gone (idx, key) WHERE e.idx = gone.idx AND e.key = gone.key";
+const UPSERT_INDEX_ENTRIES: &str = "INSERT INTO index_entries (idx, key, doc) \
+    SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) \
+    ON CONFLICT (idx, key) DO UPDATE SET doc = excluded.doc";
+const INSERT_LOG: &str = "INSERT INTO commit_log (ts, log) SELECT * FROM unnest($1::bigint[], $2::bytea[])";
+const DELETE_META: &str = "DELETE FROM meta WHERE key = ANY($1::bytea[])";
+const UPSERT_META: &str = "INSERT INTO meta (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+async fn begin<'c>(conn: &'c mut Object, operation: &'static str) -> Result<Transaction<'c>> {
+    conn.transaction().await.map_err(|error| pg_error(&format!("begin {operation}"), &error))
+}
+
+async fn run(tx: &Transaction<'_>, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<()> {
+    let statement = tx.prepare_cached(sql).await.map_err(|error| pg_error("prepare write", &error))?;
+    tx.execute(&statement, params).await.map_err(|error| pg_error("write", &error))?;
+    Ok(())
+}
+
+/// Applies a batch of commits atomically: under the commit lock every ts is checked against the stored maximum
+/// before anything is written, and a failure anywhere rolls the whole batch back.
+pub(crate) async fn write_commits(conn: &mut Object, commits: &[Commit]) -> Result<()> {
+    let tx = begin(conn, "write").await?;
+    tx.batch_execute(LOCK_COMMITS).await.map_err(backend("lock the commit log"))?;
+    let statement = tx.prepare_cached(MAX_TS).await.map_err(backend("prepare max ts"))?;
+    let max: Option<i64> =
+        tx.query_one(&statement, &[]).await.and_then(|row| row.try_get(0)).map_err(backend("read max ts"))?;
+    let mut previous = max.map(ts_from_sql).transpose()?;
+    let mut timestamps = Vec::with_capacity(commits.len());
+    let mut logs: Vec<&[u8]> = Vec::with_capacity(commits.len());
+    for commit in commits {
+        if previous.is_some_and(|previous| commit.ts <= previous) {
+            return Err(StorageError::NonMonotonicTimestamp(commit.ts));
+        }
+        timestamps.push(ts_to_sql(commit.ts)?);
+        logs.push(&commit.log);
+        previous = Some(commit.ts);
+    }
+
+    let mut documents: BTreeMap<&[u8], (TableNumber, Option<&[u8]>)> = BTreeMap::new();
+    for write in commits.iter().flat_map(|commit| &commit.documents) {
+        documents.insert(&write.id, (write.table, write.body.as_deref()));
+    }
+    let mut deleted: Vec<&[u8]> = Vec::new();
+    let (mut ids, mut tables, mut bodies): (Vec<&[u8]>, Vec<i64>, Vec<&[u8]>) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, (table, body)) in documents {
+        match body {
+            Some(body) => {
+                ids.push(id);
+                tables.push(i64::from(table));
+                bodies.push(body);
+            }
+            None => deleted.push(id),
+        }
+    }
+    if !deleted.is_empty() {
+        run(&tx, DELETE_DOCUMENTS, &[&deleted]).await?;
+    }
+    if !ids.is_empty() {
+        run(&tx, UPSERT_DOCUMENTS, &[&ids, &tables, &bodies]).await?;
+    }
+    apply_index_writes(&tx, commits.iter().flat_map(|commit| &commit.indexes)).await?;
+    run(&tx, INSERT_LOG, &[&timestamps, &logs]).await?;
+    tx.commit().await.map_err(backend("commit write"))
+}
+
+async fn apply_index_writes<'w>(tx: &Transaction<'_>, writes: impl Iterator<Item = &'w IndexWrite>) -> Result<()> {
+    let mut entries: BTreeMap<(u32, &[u8]), Option<&[u8]>> = BTreeMap::new();
+    for write in writes {
+        entries.insert((write.index, &write.key), write.id.as_deref());
+    }
+    let (mut gone_indexes, mut gone_keys): (Vec<i64>, Vec<&[u8]>) = (Vec::new(), Vec::new());
+    let (mut indexes, mut keys, mut docs): (Vec<i64>, Vec<&[u8]>, Vec<&[u8]>) = (Vec::new(), Vec::new(), Vec::new());
+    for ((index, key), id) in entries {
+        match id {
+            Some(id) => {
+                indexes.push(i64::from(index));
+                keys.push(key);
+                docs.push(id);
+            }
+            None => {
+                gone_indexes.push(i64::from(index));
+                gone_keys.push(key);
+            }
+        }
+    }
+    if !gone_keys.is_empty() {
+        run(tx, DELETE_INDEX_ENTRIES, &[&gone_indexes, &gone_keys]).await?;
+    }
+    if !keys.is_empty() {
+        run(tx, UPSERT_INDEX_ENTRIES, &[&indexes, &keys, &docs]).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn put_meta(conn: &mut Object, entries: &[(String, Option<Vec<u8>>)]) -> Result<()> {
+    let mut last: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
+    for (key, value) in entries {
+        last.insert(key.as_bytes(), value.as_deref());
+    }
+    let mut deleted: Vec<&[u8]> = Vec::new();
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut values: Vec<&[u8]> = Vec::new();
+    for (key, value) in last {
+        match value {
+            Some(value) => {
+                keys.push(key);
+                values.push(value);
+            }
+            None => deleted.push(key),
+        }
+    }
+    let tx = begin(conn, "put_meta").await?;
+    if !deleted.is_empty() {
+        run(&tx, DELETE_META, &[&deleted]).await?;
+    }
+    if !keys.is_empty() {
+        run(&tx, UPSERT_META, &[&keys, &values]).await?;
+    }
+    tx.commit().await.map_err(backend("commit put_meta"))
+}
+
+pub(crate) async fn backfill_index(conn: &mut Object, entries: &[IndexWrite]) -> Result<()> {
+    let tx = begin(conn, "backfill_index").await?;
+    apply_index_writes(&tx, entries.iter()).await?;
+    tx.commit().await.map_err(backend("commit backfill_index"))
+}

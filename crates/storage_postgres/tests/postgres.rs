@@ -1,0 +1,164 @@
+//! The conformance suite and database-level behaviour of the PostgreSQL backend. Each test gets a fresh database
+//! (see `storage_postgres::testing`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+use storage::{
+    Commit, DocumentWrite, IndexWrite, KeyRange, Order, Persistence, StorageError, StoredDocument, Timestamp,
+};
+use storage_postgres::testing::TestDatabase;
+use storage_postgres::{PostgresConfig, PostgresPersistence};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_conformance() {
+    // Each case gets its own database; all are dropped when the suite ends.
+    let databases: Arc<Mutex<Vec<TestDatabase>>> = Arc::default();
+    storage::conformance::run_all(|| {
+        let databases = Arc::clone(&databases);
+        async move {
+            let database = TestDatabase::create_or_panic().await;
+            let persistence = PostgresPersistence::connect(database.url()).await.unwrap();
+            databases.lock().unwrap().push(database);
+            Arc::new(persistence) as Arc<dyn Persistence>
+        }
+    })
+    .await;
+}
+
+fn commit(ts: u64, id: &[u8], body: &[u8]) -> Commit {
+    Commit {
+        ts: Timestamp(ts),
+        documents: vec![DocumentWrite { id: id.to_vec(), table: 4, body: Some(body.to_vec()) }],
+        indexes: vec![IndexWrite { index: 2, key: body.to_vec(), id: Some(id.to_vec()) }],
+        log: format!("log@{ts}").into_bytes(),
+    }
+}
+
+#[tokio::test]
+async fn data_survives_reconnect_and_timestamps_stay_monotonic() {
+    let database = TestDatabase::create_or_panic().await;
+    {
+        let persistence = PostgresPersistence::connect(database.url()).await.unwrap();
+        persistence.write(vec![commit(10, b"a", b"alpha"), commit(20, b"b", b"beta")]).await.unwrap();
+        persistence.put_meta(vec![("catalog".to_owned(), Some(b"v1".to_vec()))]).await.unwrap();
+        persistence.prune_log(Timestamp(u64::MAX)).await.unwrap();
+        // A snapshot still open when the store is dropped keeps working.
+        let snapshot = persistence.snapshot().await.unwrap();
+        drop(persistence);
+        assert_eq!(snapshot.ts(), Timestamp(20), "a snapshot outlives its store handle");
+        assert_eq!(snapshot.get(b"a").await.unwrap(), Some(StoredDocument { table: 4, body: b"alpha".to_vec() }));
+    }
+
+    let persistence = PostgresPersistence::connect(database.url()).await.unwrap();
+    assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(20)), "max_ts survives a reconnect (and a prune)");
+    let snapshot = persistence.snapshot().await.unwrap();
+    assert_eq!(snapshot.ts(), Timestamp(20));
+    assert_eq!(snapshot.get(b"a").await.unwrap(), Some(StoredDocument { table: 4, body: b"alpha".to_vec() }));
+    let keys: Vec<Vec<u8>> =
+        snapshot.scan(2, &KeyRange::all(), Order::Asc, 10).await.unwrap().into_iter().map(|entry| entry.key).collect();
+    assert_eq!(keys, vec![b"alpha".to_vec(), b"beta".to_vec()], "index entries survive a reconnect");
+    assert_eq!(persistence.get_meta("catalog").await.unwrap(), Some(b"v1".to_vec()), "metadata survives");
+
+    for ts in [20, 19, 1] {
+        let result = persistence.write(vec![commit(ts, b"c", b"gamma")]).await;
+        assert!(
+            matches!(result, Err(StorageError::NonMonotonicTimestamp(Timestamp(rejected))) if rejected == ts),
+            "ts {ts} is not after the max before the reconnect: {result:?}"
+        );
+    }
+    persistence.write(vec![commit(21, b"c", b"gamma")]).await.unwrap();
+    assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(21)));
+}
+
+#[tokio::test]
+async fn timestamps_and_table_numbers_at_the_limits() {
+    let database = TestDatabase::create_or_panic().await;
+    let persistence = PostgresPersistence::connect(database.url()).await.unwrap();
+    let too_large = i64::MAX as u64 + 1;
+    let result = persistence.write(vec![commit(5, b"a", b"alpha"), commit(too_large, b"b", b"beta")]).await;
+    match result {
+        Err(StorageError::Backend(message)) => assert!(message.contains("timestamp"), "{message}"),
+        other => panic!("a ts above i64::MAX must be rejected, got {other:?}"),
+    }
+    assert_eq!(persistence.max_ts().await.unwrap(), None, "the whole batch was rejected");
+    persistence
+        .write(vec![Commit {
+            ts: Timestamp(i64::MAX as u64),
+            documents: vec![DocumentWrite { id: b"max".to_vec(), table: u32::MAX, body: Some(b"m".to_vec()) }],
+            indexes: vec![IndexWrite { index: u32::MAX, key: vec![0xff; 3], id: Some(b"max".to_vec()) }],
+            log: Vec::new(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(i64::MAX as u64)), "i64::MAX itself is storable");
+    let snapshot = persistence.snapshot().await.unwrap();
+    assert_eq!(snapshot.get(b"max").await.unwrap(), Some(StoredDocument { table: u32::MAX, body: b"m".to_vec() }));
+    assert_eq!(snapshot.scan(u32::MAX, &KeyRange::all(), Order::Desc, 1).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn metadata_keys_with_nul_and_non_ascii_round_trip() {
+    let database = TestDatabase::create_or_panic().await;
+    let persistence = PostgresPersistence::connect(database.url()).await.unwrap();
+    let keys = ["a\0b", "a", "a\u{10ffff}", "\u{7f}", "é"];
+    persistence
+        .put_meta(keys.iter().map(|key| ((*key).to_owned(), Some(key.as_bytes().to_vec()))).collect())
+        .await
+        .unwrap();
+    for key in keys {
+        assert_eq!(persistence.get_meta(key).await.unwrap(), Some(key.as_bytes().to_vec()), "{key:?}");
+    }
+    let listed: Vec<String> = persistence.list_meta("a").await.unwrap().into_iter().map(|(key, _)| key).collect();
+    assert_eq!(listed, vec!["a".to_owned(), "a\0b".to_owned(), "a\u{10ffff}".to_owned()], "bytewise order");
+}
+
+#[tokio::test]
+async fn bad_connection_strings_and_unreachable_servers_are_clear_errors() {
+    match PostgresPersistence::connect("postgres://bad url with spaces:notaport/x").await {
+        Err(StorageError::Backend(message)) => assert!(message.contains("connection string"), "{message}"),
+        other => panic!("an invalid URL must be refused, got {other:?}"),
+    }
+    let config = PostgresConfig { connect_timeout: std::time::Duration::from_secs(2), ..PostgresConfig::default() };
+    // Port 1 on loopback: nothing listens there.
+    match PostgresPersistence::connect_with("postgres://someone:secret-password@127.0.0.1:1/db", config).await {
+        Err(StorageError::Backend(message)) => {
+            assert!(message.contains("127.0.0.1:1"), "the target is named: {message}");
+            assert!(!message.contains("secret-password"), "the password is never printed: {message}");
+        }
+        other => panic!("an unreachable server must fail, got {other:?}"),
+    }
+    let database = TestDatabase::create_or_panic().await;
+    let missing = storage_postgres::testing::with_database(database.url(), "authvex_no_such_database");
+    match PostgresPersistence::connect(&missing).await {
+        Err(StorageError::Backend(message)) => assert!(message.contains("does not exist"), "{message}"),
+        other => panic!("a missing database must fail, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn snapshots_beyond_the_pool_wait_then_fail_clearly() {
+    let database = TestDatabase::create_or_panic().await;
+    let config = PostgresConfig {
+        max_connections: 2,
+        wait_timeout: std::time::Duration::from_millis(300),
+        ..PostgresConfig::default()
+    };
+    let persistence = PostgresPersistence::connect_with(database.url(), config).await.unwrap();
+    persistence.write(vec![commit(1, b"a", b"alpha")]).await.unwrap();
+    let first = persistence.snapshot().await.unwrap();
+    let second = persistence.snapshot().await.unwrap();
+    match persistence.snapshot().await {
+        Err(StorageError::Backend(message)) => assert!(message.contains("in use"), "{message}"),
+        Err(other) => panic!("expected a pool timeout, got {other}"),
+        Ok(_) => panic!("a third snapshot cannot get a connection"),
+    }
+    drop(first);
+    // The dropped snapshot's connection comes back after its rollback: the write waits for it, and the next
+    // snapshot on a recycled connection is outside the old read transaction, so it sees the write.
+    persistence.write(vec![commit(2, b"b", b"beta")]).await.unwrap();
+    let third = persistence.snapshot().await.unwrap();
+    assert_eq!(third.ts(), Timestamp(2), "a recycled connection starts a fresh snapshot");
+    assert_eq!(third.get(b"b").await.unwrap().map(|doc| doc.body), Some(b"beta".to_vec()));
+    assert_eq!(second.ts(), Timestamp(1), "the other snapshot is unchanged");
+    assert_eq!(second.get(b"b").await.unwrap(), None, "and does not see the later write");
+}
