@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use functions::App;
 use server::{env_store, ServerConfig, StorageConfig};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,20 +20,31 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Runs the deployment for development on the embedded database.
+    /// Runs the deployment for development (embedded database unless `--db`; a missing secret is generated).
     Dev {
-        /// Data folder (created if missing).
-        #[arg(long, default_value = ".authvex", env = "AUTHVEX_DATA")]
-        data: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
         /// Port of the API origin (Convex URL); 0 picks a free port.
         #[arg(long, default_value_t = 3210)]
         port: u16,
         /// Port of the site origin (HTTP actions, auth); 0 picks a free port.
         #[arg(long, default_value_t = 3211)]
         site_port: u16,
-        /// JSON config file: `{"auth": {...Better Auth option names...}}`.
-        #[arg(long, env = "AUTHVEX_CONFIG")]
-        config: Option<PathBuf>,
+    },
+    /// Runs the deployment in production: binds where told, requires BETTER_AUTH_SECRET (process env or
+    /// `authvex env set`), never generates one; serves `/health` and `/ready` on the API origin.
+    Serve {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Address both origins bind to.
+        #[arg(long, env = "AUTHVEX_HOST", default_value = "0.0.0.0")]
+        host: std::net::IpAddr,
+        /// Port of the API origin (Convex URL); 0 picks a free port.
+        #[arg(long, env = "AUTHVEX_PORT", default_value_t = 3210)]
+        port: u16,
+        /// Port of the site origin (HTTP actions, auth); 0 picks a free port.
+        #[arg(long, env = "AUTHVEX_SITE_PORT", default_value_t = 3211)]
+        site_port: u16,
     },
     /// Prints the auth component's schema (tables, fields, indexes) as Convex `schema.ts`, or as JSON.
     Generate {
@@ -45,9 +57,70 @@ enum Command {
         /// Data folder of the deployment.
         #[arg(long, default_value = ".authvex", env = "AUTHVEX_DATA", global = true)]
         data: PathBuf,
+        /// The deployment's PostgreSQL database (`postgres://…`) instead of SQLite in the data folder.
+        #[arg(long, env = "AUTHVEX_DATABASE_URL", global = true)]
+        db: Option<String>,
         #[command(subcommand)]
         action: EnvAction,
     },
+}
+
+/// Options shared by `dev` and `serve`.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Data folder (created if missing): the SQLite database, or with `--db` only local files (the dev outbox).
+    #[arg(long, default_value = ".authvex", env = "AUTHVEX_DATA")]
+    data: PathBuf,
+    /// PostgreSQL database (`postgres://user@host:port/dbname`) instead of SQLite in the data folder; the
+    /// database must exist, its schema is created or migrated at start. Overrides the config file's `database`.
+    #[arg(long, env = "AUTHVEX_DATABASE_URL")]
+    db: Option<String>,
+    /// JSON config file: `{"database": "postgres://…", "auth": {...Better Auth option names...}}`.
+    #[arg(long, env = "AUTHVEX_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// Whether the deployment runs for development or production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Dev,
+    Serve,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Dev => "dev",
+            Mode::Serve => "serve",
+        }
+    }
+}
+
+/// The storage for a data folder and an optional database URL (flag/env first, then the config file).
+fn storage_config(data: PathBuf, db: Option<String>, file: Option<&ConfigFile>) -> anyhow::Result<StorageConfig> {
+    let url = db.filter(|url| !url.trim().is_empty()).or_else(|| file.and_then(|file| file.database.clone()));
+    match url {
+        None => Ok(StorageConfig::Sqlite { data_dir: data }),
+        Some(url) => {
+            let url = url.trim().to_owned();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                anyhow::bail!(
+                    "unsupported database URL {:?}: expected postgres://user@host:port/dbname (leave it unset for \
+                     SQLite in the data folder)",
+                    redact_for_error(&url)
+                );
+            }
+            Ok(StorageConfig::Postgres { url, data_dir: data })
+        }
+    }
+}
+
+/// Everything before an `@` is dropped (it may hold a password).
+fn redact_for_error(url: &str) -> String {
+    match url.rsplit_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => url.to_owned(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,30 +163,13 @@ fn init_tracing() {
 
 async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Dev { data, port, site_port, config: config_file } => {
-            let mut config = ServerConfig::sqlite(&data, port, site_port);
-            config.process_env = process_env();
-            if let Some(path) = config_file {
-                let file = ConfigFile::load(&path)?;
-                if let Some(auth) = config.auth.as_mut() {
-                    auth.options = file.auth;
-                }
-                config.auth_providers = file.auth_providers;
-            }
-            let server = server::start(app, config).await.context("cannot start the deployment")?;
-            println!("authvex dev: deployment ready (data in {})", data.display());
-            println!("API URL:  {}", server.api_url);
-            println!("Site URL: {}", server.site_url);
-            use std::io::Write;
-            let _ = std::io::stdout().flush();
-            let stopper = server.stopper();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down");
-                let _ = stopper.send(true);
-            });
-            server.wait().await;
-            Ok(ExitCode::SUCCESS)
+        Command::Dev { run: args, port, site_port } => {
+            let addrs = (SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([127, 0, 0, 1], site_port)));
+            run_deployment(app, args, addrs, Mode::Dev).await
+        }
+        Command::Serve { run: args, host, port, site_port } => {
+            run_deployment(app, args, (SocketAddr::new(host, port), SocketAddr::new(host, site_port)), Mode::Serve)
+                .await
         }
         Command::Generate { json } => {
             let schema = auth::schema::describe();
@@ -124,8 +180,9 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Env { data, action } => {
-            let persistence = server::open_storage(&StorageConfig::Sqlite { data_dir: data })?;
+        Command::Env { data, db, action } => {
+            let storage = storage_config(data, db, None)?;
+            let persistence = server::open_storage(&storage).await?;
             let p = persistence.as_ref();
             match action {
                 EnvAction::Set { name, value } => {
@@ -157,10 +214,53 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The config file (`--config`): Better Auth's option names under `auth`.
+/// `authvex dev` and `authvex serve`: one code path, differing only in [`Mode`].
+async fn run_deployment(
+    app: App,
+    args: RunArgs,
+    (api_addr, site_addr): (SocketAddr, SocketAddr),
+    mode: Mode,
+) -> anyhow::Result<ExitCode> {
+    let file = args.config.as_deref().map(ConfigFile::load).transpose()?;
+    let mut config = ServerConfig::sqlite(&args.data, 0, 0);
+    config.storage = storage_config(args.data, args.db, file.as_ref())?;
+    config.api_addr = api_addr;
+    config.site_addr = site_addr;
+    config.process_env = process_env();
+    if let Some(auth) = config.auth.as_mut() {
+        // Production never invents a secret: a missing BETTER_AUTH_SECRET stops the start with an error.
+        auth.dev = mode == Mode::Dev;
+    }
+    if let Some(file) = file {
+        if let Some(auth) = config.auth.as_mut() {
+            auth.options = file.auth;
+        }
+        config.auth_providers = file.auth_providers;
+    }
+    let storage = config.storage.describe();
+    let server = server::start(app, config).await.context("cannot start the deployment")?;
+    println!("authvex {}: deployment ready (data: {storage})", mode.name());
+    println!("API URL:  {}", server.api_url);
+    println!("Site URL: {}", server.site_url);
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let stopper = server.stopper();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stopper.send(true);
+    });
+    server.wait().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The config file (`--config`): the database and Better Auth's option names under `auth`.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
+    /// A PostgreSQL URL (`postgres://…`); overridden by `AUTHVEX_DATABASE_URL` and `--db`.
+    #[serde(default)]
+    database: Option<String>,
     #[serde(default)]
     auth: auth::config::AuthOptions,
     /// Extra token issuers in `convex/auth.config.ts` provider shapes.

@@ -77,7 +77,9 @@ pub(crate) async fn build(
     let mailer: Arc<dyn auth::email::EmailTransport> = match &mail {
         MailSettings::Dev => {
             let outbox = match &config.storage {
-                StorageConfig::Sqlite { data_dir } => Some(data_dir.join("outbox.jsonl")),
+                StorageConfig::Sqlite { data_dir } | StorageConfig::Postgres { data_dir, .. } => {
+                    Some(data_dir.join("outbox.jsonl"))
+                }
                 StorageConfig::Memory => None,
             };
             Arc::new(auth::email::DevTransport::new(outbox))

@@ -3,6 +3,7 @@
 
 mod auth_setup;
 pub mod env_store;
+pub mod health;
 pub mod identity_setup;
 
 use database::{Database, DatabaseConfig, OsEntropy, SystemClock};
@@ -23,6 +24,9 @@ use tokio::task::JoinHandle;
 pub enum StorageConfig {
     /// Embedded SQLite in this folder (the default).
     Sqlite { data_dir: PathBuf },
+    /// PostgreSQL at `url` (`postgres://user@host:port/dbname`; the database must exist, the schema is created or
+    /// migrated at start). `data_dir` holds only local files (the development mail outbox).
+    Postgres { url: String, data_dir: PathBuf },
     /// Nothing persisted (tests).
     Memory,
 }
@@ -103,14 +107,32 @@ pub fn sqlite_path(data_dir: &std::path::Path) -> PathBuf {
 }
 
 /// Opens the configured storage.
-pub fn open_storage(config: &StorageConfig) -> Result<DynPersistence, ServerError> {
+pub async fn open_storage(config: &StorageConfig) -> Result<DynPersistence, ServerError> {
     match config {
         StorageConfig::Sqlite { data_dir } => {
             std::fs::create_dir_all(data_dir)
                 .map_err(|source| ServerError::DataDir { path: data_dir.clone(), source })?;
             Ok(Arc::new(storage_sqlite::SqlitePersistence::open(&sqlite_path(data_dir))?))
         }
+        StorageConfig::Postgres { url, data_dir } => {
+            std::fs::create_dir_all(data_dir)
+                .map_err(|source| ServerError::DataDir { path: data_dir.clone(), source })?;
+            Ok(Arc::new(storage_postgres::PostgresPersistence::connect(url).await?))
+        }
         StorageConfig::Memory => Ok(Arc::new(storage::MemoryPersistence::new())),
+    }
+}
+
+impl StorageConfig {
+    /// Where the data lives, for messages (a PostgreSQL URL without its password).
+    pub fn describe(&self) -> String {
+        match self {
+            StorageConfig::Sqlite { data_dir } => format!("SQLite in {}", data_dir.display()),
+            StorageConfig::Postgres { url, .. } => {
+                format!("PostgreSQL at {}", storage_postgres::redacted(url))
+            }
+            StorageConfig::Memory => "memory (nothing is persisted)".to_owned(),
+        }
     }
 }
 
@@ -147,7 +169,7 @@ impl RunningServer {
 
 /// Starts a deployment of `app`.
 pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, ServerError> {
-    let persistence = open_storage(&config.storage)?;
+    let persistence = open_storage(&config.storage).await?;
     let mut app = app;
     if config.auth.is_some() {
         app.extend_schema(auth::schema::auth_schema());
@@ -212,9 +234,10 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
         version: concat!("authvex ", env!("CARGO_PKG_VERSION")),
     };
     let mut tasks = Vec::new();
-    for (listener, router) in
-        [(api_listener, http_api::api_router(state.clone())), (site_listener, http_api::site_router(state.clone()))]
-    {
+    for (listener, router) in [
+        (api_listener, http_api::api_router(state.clone()).merge(health::router(persistence.clone()))),
+        (site_listener, http_api::site_router(state.clone())),
+    ] {
         let mut stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {
