@@ -134,6 +134,14 @@ impl PostgresPersistence {
     }
 }
 
+/// A connection string for messages: `user@host:port/dbname`, never the password (or `invalid URL`).
+pub fn redacted(url: &str) -> String {
+    match url.parse::<tokio_postgres::Config>() {
+        Ok(config) => describe(&config),
+        Err(_) => "(an invalid connection string)".to_owned(),
+    }
+}
+
 /// `user@host:port/dbname` for messages (never the password).
 fn describe(config: &tokio_postgres::Config) -> String {
     use tokio_postgres::config::Host;
