@@ -23,6 +23,13 @@ pub struct AuthConfig {
     pub advanced: AdvancedConfig,
     /// The convex plugin (JWTs for Convex functions); `None` = off.
     pub jwt: Option<crate::jwt::JwtConfig>,
+    /// Social sign-in options from the config file; [`AuthConfig::resolve_social`] turns them (and credentials
+    /// from the env) into `social`.
+    pub social_options: crate::social::SocialOptions,
+    /// The configured social / OAuth providers.
+    pub social: Vec<crate::social::ProviderConfig>,
+    /// Account linking and OAuth token storage.
+    pub account: crate::social::AccountConfig,
 }
 
 /// The options a config file may set (`authvex.json`, key `auth`), with Better Auth's names.
@@ -43,6 +50,12 @@ pub struct AuthOptions {
     pub advanced: Option<AdvancedConfig>,
     /// The convex plugin's `jwt` options.
     pub jwt: Option<JwtOptions>,
+    /// Built-in social providers (`github`, `google`).
+    pub social_providers: Option<crate::social::SocialProvidersOptions>,
+    /// Generic OAuth 2 / OIDC providers (the genericOAuth plugin's `config` list).
+    #[serde(rename = "genericOAuth")]
+    pub generic_oauth: Option<Vec<crate::social::GenericOAuthOptions>>,
+    pub account: Option<crate::social::AccountConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -179,6 +192,9 @@ impl AuthConfig {
             rate_limit: crate::rate_limit::RateLimitConfig::default(),
             advanced: AdvancedConfig::default(),
             jwt: None,
+            social_options: crate::social::SocialOptions::default(),
+            social: Vec::new(),
+            account: crate::social::AccountConfig::default(),
         }
     }
 
@@ -220,6 +236,23 @@ impl AuthConfig {
         if let Some(v) = options.advanced {
             self.advanced = v;
         }
+        if let Some(v) = options.social_providers {
+            self.social_options.social_providers = v;
+        }
+        if let Some(v) = options.generic_oauth {
+            self.social_options.generic_oauth = v;
+        }
+        if let Some(v) = options.account {
+            self.account = v;
+        }
+    }
+
+    /// Resolves the social providers from the config file's options and credentials in the deployment env
+    /// (`GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`, `GOOGLE_…`, `<PROVIDER_ID>_…`; `lookup` reads them, env
+    /// values win). Fails naming a missing credential or endpoint.
+    pub fn resolve_social(&mut self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+        self.social = self.social_options.resolve(lookup)?;
+        Ok(())
     }
 
     /// Checks the combination before anything starts.

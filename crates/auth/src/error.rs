@@ -70,6 +70,7 @@ codes! {
     INVALID_EMAIL => (400, "INVALID_EMAIL", "Invalid email");
     INVALID_EMAIL_OR_PASSWORD => (401, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
     INVALID_TOKEN => (400, "INVALID_TOKEN", "Invalid token");
+    INVALID_TOKEN_401 => (401, "INVALID_TOKEN", "Invalid token");
     EMAIL_NOT_VERIFIED => (403, "EMAIL_NOT_VERIFIED", "Email not verified");
     PASSWORD_TOO_SHORT => (400, "PASSWORD_TOO_SHORT", "Password too short");
     PASSWORD_TOO_LONG => (400, "PASSWORD_TOO_LONG", "Password too long");

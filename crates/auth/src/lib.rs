@@ -14,6 +14,8 @@
 //!   transaction.
 //! * [`origin`], [`rate_limit`]: the security floor (CSRF/origin checks, callback URL validation, rate limits).
 //! * [`email`]: the mail transport trait, the dev outbox and SMTP.
+//! * [`social`]: OAuth providers (GitHub, Google, generic OAuth 2 / OIDC): authorization URLs, code exchange
+//!   over [`social::OAuthHttp`] (never following redirects), profiles, ID-token verification.
 
 #[macro_use]
 mod macros;
@@ -34,6 +36,7 @@ pub mod rate_limit;
 pub mod schema;
 pub mod service;
 mod session;
+pub mod social;
 
 pub use hasher::HashLoad;
 pub use service::{AuthDeps, AuthRequest, AuthResponse, AuthService, MAX_BODY_BYTES};

@@ -44,6 +44,8 @@ pub struct AuthDeps {
     pub rate_limit_store: Arc<dyn rate_limit::RateLimitStore>,
     /// Concurrent password hashes (each holds 32 MiB).
     pub hash_permits: usize,
+    /// Outbound HTTP to OAuth providers ([`crate::social::ReqwestHttp`] in production).
+    pub http: Arc<dyn crate::social::OAuthHttp>,
 }
 
 /// The auth service of one deployment. Cheap to clone.
@@ -67,6 +69,8 @@ pub(crate) struct Inner {
     pub keys: crate::jwt::KeyRing,
     /// Recently minted JWTs for the session-cookie hooks, so a busy get-session does not sign on every call.
     pub minted: crate::jwt::MintCache,
+    /// The social providers and their discovery/JWKS caches.
+    pub providers: crate::social::Providers,
 }
 
 /// What an endpoint answers.
@@ -154,6 +158,7 @@ impl AuthService {
         }
         let limiter = RateLimiter::new(config.rate_limit.clone(), deps.rate_limit_store);
         let hasher = Hasher::new(deps.hash_permits, deps.entropy.clone());
+        let providers = crate::social::Providers::new(config.social.clone(), deps.http);
         Ok(AuthService {
             inner: Arc::new(Inner {
                 db: deps.db,
@@ -168,6 +173,7 @@ impl AuthService {
                 ip,
                 keys: crate::jwt::KeyRing::default(),
                 minted: crate::jwt::MintCache::default(),
+                providers,
             }),
         })
     }

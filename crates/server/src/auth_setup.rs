@@ -74,6 +74,9 @@ pub(crate) async fn build(
         }
     }
     auth_config.jwt = Some(jwt);
+    // Social providers: config-file options plus credentials from the env (GITHUB_CLIENT_ID, …).
+    auth_config.resolve_social(&|name| lookup(config, env, name).map(str::to_string)).map_err(ServerError::Auth)?;
+    let http = auth::social::ReqwestHttp::new().map_err(ServerError::Auth)?;
     let mailer: Arc<dyn auth::email::EmailTransport> = match &mail {
         MailSettings::Dev => {
             let outbox = match &config.storage {
@@ -96,6 +99,7 @@ pub(crate) async fn build(
         mailer,
         rate_limit_store: Arc::new(auth::rate_limit::MemoryStore::default()),
         hash_permits,
+        http: Arc::new(http),
     };
     auth::AuthService::new(auth_config, deps).map_err(ServerError::Auth)
 }

@@ -5,6 +5,7 @@ pub(crate) mod convex;
 mod password;
 mod session;
 mod sign;
+mod social;
 mod user;
 mod verification;
 
@@ -40,12 +41,16 @@ pub(crate) enum Route {
     ConvexToken,
     ConvexJwks,
     ConvexOpenIdConfiguration,
+    SignInSocial,
+    /// `/callback/:providerId` (GET and POST).
+    Callback(String),
+    LinkSocial,
 }
 
 impl Route {
-    /// OAuth callbacks accept form posts; nothing else does (yet).
+    /// OAuth callbacks accept form posts; nothing else does.
     pub fn accepts_form(&self) -> bool {
-        false
+        matches!(self, Route::Callback(_))
     }
 }
 
@@ -53,6 +58,12 @@ impl Route {
 pub(crate) fn route(method: &Method, path: &str) -> Option<Route> {
     let get = *method == Method::GET;
     let post = *method == Method::POST;
+    if let Some(provider) = path.strip_prefix("/callback/") {
+        if (get || post) && !provider.is_empty() && !provider.contains('/') {
+            return Some(Route::Callback(provider.to_string()));
+        }
+        return None;
+    }
     let route = match path {
         "/ok" if get => Route::Ok,
         "/error" if get => Route::Error,
@@ -78,6 +89,8 @@ pub(crate) fn route(method: &Method, path: &str) -> Option<Route> {
         "/convex/token" if get => Route::ConvexToken,
         "/convex/jwks" if get => Route::ConvexJwks,
         "/convex/.well-known/openid-configuration" if get => Route::ConvexOpenIdConfiguration,
+        "/sign-in/social" if post => Route::SignInSocial,
+        "/link-social" if post => Route::LinkSocial,
         other if get => {
             let token = other.strip_prefix("/reset-password/")?;
             if token.is_empty() || token.contains('/') {
@@ -117,6 +130,9 @@ pub(crate) async fn dispatch(route: Route, call: &Call<'_>) -> Result<Reply, Aut
         Route::ConvexToken => convex::token(call).await,
         Route::ConvexJwks => convex::jwks(call).await,
         Route::ConvexOpenIdConfiguration => convex::openid_configuration(call),
+        Route::SignInSocial => social::sign_in_social(call).await,
+        Route::Callback(provider) => social::callback(call, &provider).await,
+        Route::LinkSocial => social::link_social(call).await,
     }
 }
 
@@ -280,5 +296,11 @@ mod tests {
         assert_eq!(route(&Method::GET, "/reset-password/abc"), Some(Route::ResetPasswordLink("abc".into())));
         assert_eq!(route(&Method::GET, "/reset-password/a/b"), None);
         assert_eq!(route(&Method::HEAD, "/ok"), None);
+        assert_eq!(route(&Method::GET, "/callback/github"), Some(Route::Callback("github".into())));
+        assert_eq!(route(&Method::POST, "/callback/github"), Some(Route::Callback("github".into())));
+        assert_eq!(route(&Method::GET, "/callback/"), None);
+        assert_eq!(route(&Method::GET, "/callback/a/b"), None);
+        assert_eq!(route(&Method::PUT, "/callback/github"), None);
+        assert_eq!(route(&Method::GET, "/sign-in/social"), None);
     }
 }
