@@ -115,6 +115,13 @@ async fn commit_batch(inner: &Inner, batch: Vec<CommitRequest>) {
     match inner.persistence.write(commits).await {
         Ok(()) => {
             let mut state = inner.commit_state.lock();
+            {
+                // The shared view no longer shows the latest commit: release its read transaction now.
+                let mut shared = inner.shared_view.lock();
+                if shared.as_ref().is_some_and(|s| s.ts() < last_ts) {
+                    *shared = None;
+                }
+            }
             for (reply, entry) in waiters {
                 state.push(entry.clone());
                 let ts = entry.ts;

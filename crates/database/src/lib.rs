@@ -53,6 +53,11 @@ pub(crate) struct Inner {
     pub(crate) last_creation_time: Mutex<f64>,
     /// Snapshots kept open so reads "at timestamp T" (`query_ts` then `query_at_ts`) see exactly T.
     pub(crate) pinned: Mutex<std::collections::VecDeque<PinnedSnapshot>>,
+    /// The snapshot [`Database::shared_read_view`] hands out, while it is still at the latest commit (the committer
+    /// drops it when a newer commit lands, so it never holds an old read transaction open).
+    pub(crate) shared_view: Mutex<Option<Arc<dyn storage::Snapshot>>>,
+    /// Serializes opening a new shared snapshot, so a burst of callers opens one, not one each.
+    pub(crate) shared_view_open: tokio::sync::Mutex<()>,
 }
 
 pub(crate) struct PinnedSnapshot {
@@ -108,6 +113,8 @@ impl Database {
             limits: config.limits,
             last_creation_time: Mutex::new(0.0),
             pinned: Mutex::new(std::collections::VecDeque::new()),
+            shared_view: Mutex::new(None),
+            shared_view_open: tokio::sync::Mutex::new(()),
         });
         let db = Database { inner };
         db.reconcile_schema().await?;
@@ -126,6 +133,32 @@ impl Database {
     pub async fn read_view(&self) -> Result<ReadView> {
         let snapshot: Arc<dyn storage::Snapshot> = Arc::from(self.inner.persistence.snapshot().await?);
         Ok(ReadView { inner: self.inner.clone(), snapshot })
+    }
+
+    /// A view of the latest commit shared by every caller until the next commit: after a commit wakes many
+    /// subscribers, they all read one snapshot (one storage read transaction) instead of opening one each. The view
+    /// includes at least every commit [`Database::latest_ts`] reported before the call.
+    pub async fn shared_read_view(&self) -> Result<ReadView> {
+        if let Some(view) = self.current_shared_view() {
+            return Ok(view);
+        }
+        let _opening = self.inner.shared_view_open.lock().await;
+        if let Some(view) = self.current_shared_view() {
+            return Ok(view);
+        }
+        let snapshot: Arc<dyn storage::Snapshot> = Arc::from(self.inner.persistence.snapshot().await?);
+        let logged = self.latest_ts();
+        if snapshot.ts() >= logged {
+            *self.inner.shared_view.lock() = Some(snapshot.clone());
+        }
+        Ok(ReadView { inner: self.inner.clone(), snapshot })
+    }
+
+    fn current_shared_view(&self) -> Option<ReadView> {
+        let logged = self.latest_ts();
+        let shared = self.inner.shared_view.lock();
+        let snapshot = shared.as_ref().filter(|s| s.ts() >= logged)?.clone();
+        Some(ReadView { inner: self.inner.clone(), snapshot })
     }
 
     /// Pins a snapshot of the latest commit for [`PINNED_SNAPSHOT_RETENTION`] and returns its timestamp; read-only

@@ -406,3 +406,34 @@ async fn pinned_snapshots_read_the_past_until_they_expire() {
     clock.advance(PINNED_SNAPSHOT_RETENTION.as_nanos() as u64 + 1);
     assert!(db.begin_at(ts).is_none(), "pins expire after the retention period");
 }
+
+/// Subscribers woken by one commit share one snapshot; the next commit replaces it (and releases the old one at
+/// once, so no read transaction stays open on an old commit).
+#[tokio::test]
+async fn shared_read_views_are_shared_until_the_next_commit() {
+    let db = memory_db().await;
+    insert_all(&db, "messages", vec![obj! {"author" => "a", "body" => "1"}]).await;
+    let first = db.shared_read_view().await.unwrap();
+    let second = db.shared_read_view().await.unwrap();
+    assert!(Arc::ptr_eq(&first.snapshot, &second.snapshot), "no commit in between: one snapshot");
+    assert_eq!(first.ts(), db.latest_ts());
+
+    insert_all(&db, "messages", vec![obj! {"author" => "b", "body" => "2"}]).await;
+    assert!(db.inner.shared_view.lock().is_none(), "the commit released the stale shared snapshot");
+    let third = db.shared_read_view().await.unwrap();
+    assert!(!Arc::ptr_eq(&first.snapshot, &third.snapshot));
+    assert_eq!(third.ts(), db.latest_ts(), "a view taken after a commit includes it");
+    let mut txn = third.transaction();
+    let all = txn.scan(scan("messages", "by_author", IndexRange::all(), Order::Asc)).await.unwrap();
+    assert_eq!(all.documents.len(), 2);
+    // The old view still reads its own commit.
+    let mut old = first.transaction();
+    let before = old.scan(scan("messages", "by_author", IndexRange::all(), Order::Asc)).await.unwrap();
+    assert_eq!(before.documents.len(), 1);
+
+    // Many callers at once after a commit: all get the same snapshot.
+    insert_all(&db, "messages", vec![obj! {"author" => "c", "body" => "3"}]).await;
+    let views = futures::future::join_all((0..16).map(|_| db.shared_read_view())).await;
+    let views: Vec<ReadView> = views.into_iter().map(Result::unwrap).collect();
+    assert!(views.iter().all(|v| Arc::ptr_eq(&v.snapshot, &views[0].snapshot)));
+}

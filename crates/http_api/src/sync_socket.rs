@@ -175,9 +175,13 @@ async fn run(
         };
         let mut stop = false;
         for step in steps {
+            let step = match step {
+                Step::Send(message) => Step::SendText(message.to_string()),
+                other => other,
+            };
             match step {
-                Step::Send(message) => {
-                    let text = message.to_string();
+                Step::Send(_) => {} // serialised just above
+                Step::SendText(text) => {
                     match tokio::time::timeout(SEND_DEADLINE, sink.send(Message::Text(text.into()))).await {
                         Ok(Ok(())) => last_sent = Instant::now(),
                         _ => {

@@ -5,6 +5,7 @@ use base64::Engine;
 use database::Timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
+use std::sync::Arc;
 
 /// `ts` values travel as standard base64 of the little-endian u64.
 pub fn encode_ts(ts: Timestamp) -> String {
@@ -108,47 +109,80 @@ impl StateVersion {
 /// One query's change inside a Transition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Modification {
-    Updated { query_id: u32, value: Json, log_lines: Vec<String> },
-    Failed { query_id: u32, error_message: String, log_lines: Vec<String>, error_data: Option<Json> },
-    Removed { query_id: u32 },
+    /// `QueryUpdated` or `QueryFailed`: `body` is the message without its query id (see [`result_body`]), built
+    /// once per evaluation and shared by every socket subscribed to the same query.
+    Result {
+        query_id: u32,
+        body: Arc<str>,
+    },
+    Removed {
+        query_id: u32,
+    },
 }
 
-impl Modification {
-    pub fn to_json(&self) -> Json {
-        match self {
-            Modification::Updated { query_id, value, log_lines } => json!({
-                "type": "QueryUpdated", "queryId": query_id, "value": value, "logLines": log_lines, "journal": null,
-            }),
-            Modification::Failed { query_id, error_message, log_lines, error_data } => {
-                let mut m = json!({
-                    "type": "QueryFailed", "queryId": query_id, "errorMessage": error_message,
-                    "logLines": log_lines, "journal": null,
-                });
-                if let Some(data) = error_data {
-                    m["errorData"] = data.clone();
-                }
-                m
+/// The members of a `QueryUpdated` (`Ok`) or `QueryFailed` (`Err((message, data))`) message other than `queryId`,
+/// as JSON object members without the braces. Serialised once and spliced into each subscriber's Transition.
+pub fn result_body(result: Result<&Json, (&str, Option<&Json>)>, log_lines: &[String]) -> String {
+    let mut m = match result {
+        Ok(value) => json!({"type": "QueryUpdated", "value": value, "logLines": log_lines, "journal": null}),
+        Err((message, data)) => {
+            let mut m = json!({"type": "QueryFailed", "errorMessage": message, "logLines": log_lines, "journal": null});
+            if let Some(data) = data {
+                m["errorData"] = data.clone();
             }
-            Modification::Removed { query_id } => json!({ "type": "QueryRemoved", "queryId": query_id }),
+            m
         }
     }
+    .to_string();
+    // `{…}` → `…`: an object always serialises with its braces first and last.
+    m.pop();
+    m.remove(0);
+    m
 }
 
+fn push_version(out: &mut String, v: StateVersion) {
+    use std::fmt::Write;
+    let _ = write!(out, r#"{{"querySet":{},"identity":{},"ts":"{}"}}"#, v.query_set, v.identity, encode_ts(v.ts));
+}
+
+/// A `Transition` message, serialised. Query results are spliced in as already-serialised text, so a commit that
+/// updates many subscribers of one query serialises the result once, not once per socket.
 pub fn transition(
     start: StateVersion,
     end: StateVersion,
     modifications: &[Modification],
     client_clock_skew: i64,
     server_ts_nanos: u64,
-) -> Json {
-    json!({
-        "type": "Transition",
-        "startVersion": start.to_json(),
-        "endVersion": end.to_json(),
-        "modifications": modifications.iter().map(Modification::to_json).collect::<Vec<_>>(),
-        "clientClockSkew": client_clock_skew,
-        "serverTs": server_ts_nanos,
-    })
+) -> String {
+    use std::fmt::Write;
+    let bodies: usize = modifications
+        .iter()
+        .map(|m| match m {
+            Modification::Result { body, .. } => body.len() + 32,
+            Modification::Removed { .. } => 48,
+        })
+        .sum();
+    let mut out = String::with_capacity(bodies + 256);
+    out.push_str(r#"{"type":"Transition","startVersion":"#);
+    push_version(&mut out, start);
+    out.push_str(r#","endVersion":"#);
+    push_version(&mut out, end);
+    out.push_str(r#","modifications":["#);
+    for (i, m) in modifications.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match m {
+            Modification::Result { query_id, body } => {
+                let _ = write!(out, r#"{{"queryId":{query_id},{body}}}"#);
+            }
+            Modification::Removed { query_id } => {
+                let _ = write!(out, r#"{{"type":"QueryRemoved","queryId":{query_id}}}"#);
+            }
+        }
+    }
+    let _ = write!(out, r#"],"clientClockSkew":{client_clock_skew},"serverTs":{server_ts_nanos}}}"#);
+    out
 }
 
 /// Splits a serialized Transition into `TransitionChunk` messages of at most `max` bytes, on UTF-8 boundaries.

@@ -1,46 +1,124 @@
 //! Shared query evaluation: sockets that subscribe to the same query (path, arguments, identity) and update at the
-//! same snapshot timestamp run it once. Queries are deterministic given those inputs, so the result is the same;
-//! concurrent callers wait for the one evaluation in flight instead of repeating it.
+//! same snapshot timestamp run it once — and serialise its result once. Queries are deterministic given those
+//! inputs, so the result is the same; concurrent callers wait for the one evaluation in flight instead of repeating
+//! it, then splice the shared serialised body into their own Transitions.
 
-use database::Timestamp;
+use crate::protocol;
+use database::{ReadSet, Timestamp};
 use functions::Outcome;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
-type Key = (Timestamp, String, String, String);
+/// What a subscription is, apart from time: `path \0 arguments \0 identity`, built once per subscription (and again
+/// when the identity changes), so looking up a shared evaluation allocates nothing.
+pub type QueryKey = Arc<str>;
 
-/// At most this many evaluations are remembered; older timestamps are dropped first.
+pub fn query_key(path: &str, args_json: &str, identity_json: &str) -> QueryKey {
+    Arc::from(format!("{path}\0{args_json}\0{identity_json}"))
+}
+
+/// One evaluation of a query at one timestamp, ready to send.
+#[derive(Debug)]
+pub struct Evaluated {
+    /// The `QueryUpdated` / `QueryFailed` members other than `queryId` ([`protocol::result_body`]).
+    pub body: Arc<str>,
+    /// Identifies the result for change detection: equal digests, nothing to resend. A failure's digest ignores
+    /// the request id in its message (every run gets a new one, so the same failure would otherwise look new).
+    pub digest: u64,
+    /// What the evaluation read (`None` for failures, which re-run on every commit until they succeed).
+    pub reads: Option<ReadSet>,
+}
+
+fn digest_of(parts: &[&str]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+/// An error message as far as change detection goes (see [`Evaluated::digest`]).
+fn without_request_id(message: &str) -> &str {
+    match message.strip_prefix("[Request ID: ").and_then(|rest| rest.split_once("] ")) {
+        Some((_, rest)) => rest,
+        None => message,
+    }
+}
+
+impl Evaluated {
+    pub fn from_outcome(outcome: &Outcome) -> Evaluated {
+        match &outcome.result {
+            Ok(v) => {
+                let value = value::json::to_json(v);
+                let body = protocol::result_body(Ok(&value), &outcome.log_lines);
+                Evaluated { digest: digest_of(&["ok", &body]), body: Arc::from(body), reads: outcome.reads.clone() }
+            }
+            Err(f) => {
+                let data = f.data.as_ref().map(value::json::to_json);
+                let body = protocol::result_body(Err((&f.message, data.as_ref())), &outcome.log_lines);
+                let data_text = data.as_ref().map(|d| d.to_string()).unwrap_or_default();
+                let logs = outcome.log_lines.join("\n");
+                let digest = digest_of(&["error", without_request_id(&f.message), &data_text, &logs]);
+                Evaluated { digest, body: Arc::from(body), reads: None }
+            }
+        }
+    }
+}
+
+type Key = (Timestamp, QueryKey);
+
+/// At most this many evaluations are remembered (beyond that, only the newest timestamp's).
 const CAPACITY: usize = 4096;
 
 #[derive(Default)]
+struct Entries {
+    map: HashMap<Key, Arc<OnceCell<Arc<Evaluated>>>>,
+    /// The two newest timestamps seen: evaluations at older ones are dropped (a socket still evaluating at an
+    /// older view just evaluates again).
+    newest: Timestamp,
+    previous: Timestamp,
+}
+
+#[derive(Default)]
 pub struct QueryCache {
-    entries: Mutex<HashMap<Key, Arc<OnceCell<Outcome>>>>,
+    entries: Mutex<Entries>,
 }
 
 impl QueryCache {
-    /// The outcome of `path(args)` for `identity` at `ts`, computing it with `run` only if nobody has.
-    pub async fn get_or_run<F, Fut>(&self, ts: Timestamp, path: &str, args: &str, identity: &str, run: F) -> Outcome
+    /// The evaluation of the query `key` at `ts`, computing it with `run` only if nobody has.
+    pub async fn get_or_run<F, Fut>(&self, ts: Timestamp, key: &QueryKey, run: F) -> Arc<Evaluated>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Outcome>,
     {
         let cell = {
             let mut entries = self.entries.lock();
-            if entries.len() >= CAPACITY {
-                let newest = entries.keys().map(|k| k.0).max().unwrap_or_default();
-                entries.retain(|k, _| k.0 >= newest);
-                if entries.len() >= CAPACITY {
-                    entries.clear();
+            if ts > entries.newest {
+                entries.previous = entries.newest;
+                entries.newest = ts;
+                let keep = entries.previous;
+                entries.map.retain(|k, _| k.0 >= keep);
+            }
+            if entries.map.len() >= CAPACITY {
+                let newest = entries.newest;
+                entries.map.retain(|k, _| k.0 >= newest);
+                if entries.map.len() >= CAPACITY {
+                    entries.map.clear();
                 }
             }
-            entries
-                .entry((ts, path.to_string(), args.to_string(), identity.to_string()))
-                .or_insert_with(|| Arc::new(OnceCell::new()))
-                .clone()
+            entries.map.entry((ts, key.clone())).or_insert_with(|| Arc::new(OnceCell::new())).clone()
         };
-        cell.get_or_init(run).await.clone()
+        cell.get_or_init(|| async move { Arc::new(Evaluated::from_outcome(&run().await)) }).await.clone()
+    }
+
+    /// How many evaluations are remembered (for tests).
+    pub fn len(&self) -> usize {
+        self.entries.lock().map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

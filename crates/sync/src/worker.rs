@@ -3,11 +3,11 @@
 
 use crate::mutation_log::{MutationLog, StoredMutation};
 use crate::protocol::{self, ClientMessage, Modification, QuerySetModification, StateVersion, TokenType};
+use crate::query_cache::{query_key, Evaluated, QueryKey};
 use database::{Clock, ReadSet, Timestamp};
 use functions::{AuthVerifier, Caller, FunctionKind, Outcome, Runtime, UserIdentity};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// Largest Transition sent in one frame; bigger ones go as `TransitionChunk`s to clients that understand them.
@@ -18,6 +18,8 @@ pub const MAX_TRANSITION_BYTES: usize = 5_000_000;
 pub enum Step {
     /// Send this message as one text frame.
     Send(Json),
+    /// Send this already-serialised message as one text frame (Transitions, built by splicing shared results).
+    SendText(String),
     /// Run an action concurrently and report it back with [`Worker::action_done`].
     RunAction { request_id: u32, path: String, args: value::Value, identity: Option<Arc<UserIdentity>> },
     /// Close the socket (`code: None` = a close frame without status code).
@@ -38,6 +40,10 @@ struct Query {
     /// Arguments that could not be decoded: the query fails with this message instead of running (a FatalError
     /// would stop an npm client for good).
     invalid: Option<String>,
+    /// The arguments as Convex JSON text (part of the shared-evaluation key).
+    args_json: String,
+    /// Path, arguments and identity: which shared evaluation this subscription reads.
+    key: QueryKey,
     reads: Option<ReadSet>,
     hash: Option<u64>,
 }
@@ -68,6 +74,8 @@ pub struct Worker {
     added: BTreeSet<u32>,
     removed: Vec<u32>,
     identity: Option<Arc<UserIdentity>>,
+    /// The identity as JSON text (part of the shared-evaluation key; empty when anonymous).
+    identity_json: String,
     identity_expires_at: Option<u64>,
     identity_changed: bool,
     /// Something happened that calls for a Transition (a commit, a mutation, an action, a query-set change).
@@ -76,21 +84,6 @@ pub struct Worker {
     force_transition: bool,
     clock_skew: i64,
     closed: bool,
-}
-
-fn hash_of(json: &Json) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    json.to_string().hash(&mut h);
-    h.finish()
-}
-
-/// An error message as far as change detection goes: every run gets a fresh request id, so the same failure would
-/// otherwise look new on every re-run and be resent on every commit.
-fn without_request_id(message: &str) -> &str {
-    match message.strip_prefix("[Request ID: ").and_then(|rest| rest.split_once("] ")) {
-        Some((_, rest)) => rest,
-        None => message,
-    }
 }
 
 fn args_object(args: &[Json]) -> Result<value::Value, String> {
@@ -120,6 +113,7 @@ impl Worker {
             added: BTreeSet::new(),
             removed: Vec::new(),
             identity: None,
+            identity_json: String::new(),
             identity_expires_at: None,
             identity_changed: false,
             update_due: false,
@@ -208,8 +202,11 @@ impl Worker {
                                 Err(e) => (value::Value::Null, Some(format!("ArgumentValidationError: {e}"))),
                             };
                             self.removed.retain(|id| *id != query_id);
-                            self.queries
-                                .insert(query_id, Query { path: udf_path, args, invalid, reads: None, hash: None });
+                            let args_json = value::json::to_json_string(&args);
+                            let key = query_key(&udf_path, &args_json, &self.identity_json);
+                            let query =
+                                Query { path: udf_path, args, invalid, args_json, key, reads: None, hash: None };
+                            self.queries.insert(query_id, query);
                             self.added.insert(query_id);
                         }
                         QuerySetModification::Remove { query_id } => {
@@ -267,6 +264,11 @@ impl Worker {
                     }
                 }
                 self.recv_identity += 1;
+                self.identity_json =
+                    self.identity.as_ref().map(|i| value::json::to_json_string(&i.to_value())).unwrap_or_default();
+                for query in self.queries.values_mut() {
+                    query.key = query_key(&query.path, &query.args_json, &self.identity_json);
+                }
                 self.identity_changed = true;
                 self.update_due = true;
                 Vec::new()
@@ -370,7 +372,8 @@ impl Worker {
             }
         }
         self.update_due = false;
-        let view = match self.services.runtime.database().read_view().await {
+        // One view per commit, shared by every socket the commit woke (see `Database::shared_read_view`).
+        let view = match self.services.runtime.database().shared_read_view().await {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(error = %e, "sync: cannot open a read view");
@@ -406,55 +409,34 @@ impl Worker {
         let mut modifications: Vec<Modification> =
             self.removed.drain(..).map(|query_id| Modification::Removed { query_id }).collect();
         let caller = self.caller();
-        let identity_key =
-            self.identity.as_ref().map(|i| value::json::to_json_string(&i.to_value())).unwrap_or_default();
         for id in rerun {
             let Some(query) = self.queries.get(&id) else { continue };
-            let outcome = match &query.invalid {
-                Some(message) => Outcome {
+            let evaluated = match &query.invalid {
+                Some(message) => Arc::new(Evaluated::from_outcome(&Outcome {
                     result: Err(functions::FunctionFailure { message: message.clone(), data: None }),
                     log_lines: Vec::new(),
                     ts: None,
                     reads: None,
-                },
+                })),
                 None => {
-                    let args_key = value::json::to_json_string(&query.args);
                     let runtime = &self.services.runtime;
                     let (path, args, caller, view) = (&query.path, &query.args, &caller, &view);
                     self.services
                         .queries
-                        .get_or_run(view.ts(), path, &args_key, &identity_key, || {
+                        .get_or_run(view.ts(), &query.key, || {
                             runtime.run_query_in(view, path, args.clone(), caller.clone())
                         })
                         .await
                 }
             };
-            let (modification, digest) = match &outcome.result {
-                Ok(v) => {
-                    let value = value::json::to_json(v);
-                    let digest = hash_of(&json!([value, outcome.log_lines]));
-                    (Modification::Updated { query_id: id, value, log_lines: outcome.log_lines.clone() }, digest)
-                }
-                Err(f) => {
-                    let data = f.data.as_ref().map(value::json::to_json);
-                    let digest = hash_of(&json!(["error", without_request_id(&f.message), data, outcome.log_lines]));
-                    let m = Modification::Failed {
-                        query_id: id,
-                        error_message: f.message.clone(),
-                        log_lines: outcome.log_lines.clone(),
-                        error_data: data,
-                    };
-                    (m, digest)
-                }
-            };
             let is_new = self.added.contains(&id);
             if let Some(query) = self.queries.get_mut(&id) {
                 // A failed query has no read set: re-run it on every commit until it succeeds.
-                query.reads = outcome.reads.clone().filter(|_| outcome.result.is_ok());
-                if is_new || query.hash != Some(digest) {
-                    modifications.push(modification);
+                query.reads = evaluated.reads.clone();
+                if is_new || query.hash != Some(evaluated.digest) {
+                    modifications.push(Modification::Result { query_id: id, body: evaluated.body.clone() });
                 }
-                query.hash = Some(digest);
+                query.hash = Some(evaluated.digest);
             }
         }
         self.added.clear();
@@ -475,16 +457,11 @@ impl Worker {
         self.force_transition = false;
         let start = self.version;
         self.version = end;
-        let message =
-            protocol::transition(start, end, &modifications, self.clock_skew, self.services.clock.now_nanos());
-        // Only clients that reassemble chunks need the size check (and the serialisation it costs).
-        if self.client == ClientKind::NpmWithChunks {
-            let text = message.to_string();
-            if text.len() > MAX_TRANSITION_BYTES {
-                return protocol::chunk_transition(&text, MAX_TRANSITION_BYTES).into_iter().map(Step::Send).collect();
-            }
+        let text = protocol::transition(start, end, &modifications, self.clock_skew, self.services.clock.now_nanos());
+        if self.client == ClientKind::NpmWithChunks && text.len() > MAX_TRANSITION_BYTES {
+            return protocol::chunk_transition(&text, MAX_TRANSITION_BYTES).into_iter().map(Step::Send).collect();
         }
-        vec![Step::Send(message)]
+        vec![Step::SendText(text)]
     }
 
     /// Checked periodically: an identity whose token expired ends the connection the way Convex ends it.

@@ -494,6 +494,11 @@ impl Session {
         while let Some(step) = queue.pop_front() {
             match step {
                 Step::Send(message) => self.record(on, Out::Message(message))?,
+                Step::SendText(text) => {
+                    let message =
+                        serde_json::from_str(&text).map_err(|e| format!("server sent bad JSON {text}: {e}"))?;
+                    self.record(on, Out::Message(message))?
+                }
                 Step::Close { code, .. } => self.record(on, Out::Close(code))?,
                 Step::RunAction { request_id, path, args, identity } => {
                     let caller = Caller::public(identity);
