@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use functions::App;
+use server::transfer::{self, TransferCounts};
 use server::{env_store, ServerConfig, StorageConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,6 +47,22 @@ enum Command {
         #[arg(long, env = "AUTHVEX_SITE_PORT", default_value_t = 3211)]
         site_port: u16,
     },
+    /// Writes every table, index entry, the catalog and the deployment env vars as JSON lines (to move a
+    /// deployment between SQLite and PostgreSQL with `authvex import`). Stop the deployment first.
+    Export {
+        #[command(flatten)]
+        target: StorageArgs,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Reads an `authvex export` into an empty deployment (a new data folder or an empty database).
+    Import {
+        #[command(flatten)]
+        target: StorageArgs,
+        /// The export file (`-` for standard input).
+        file: PathBuf,
+    },
     /// Prints the auth component's schema (tables, fields, indexes) as Convex `schema.ts`, or as JSON.
     Generate {
         /// Print JSON instead of TypeScript.
@@ -63,6 +80,17 @@ enum Command {
         #[command(subcommand)]
         action: EnvAction,
     },
+}
+
+/// The deployment a maintenance command works on.
+#[derive(Debug, clap::Args)]
+struct StorageArgs {
+    /// Data folder of a SQLite deployment.
+    #[arg(long, default_value = ".authvex", env = "AUTHVEX_DATA")]
+    data: PathBuf,
+    /// The deployment's PostgreSQL database (`postgres://…`) instead of SQLite in the data folder.
+    #[arg(long, env = "AUTHVEX_DATABASE_URL")]
+    db: Option<String>,
 }
 
 /// Options shared by `dev` and `serve`.
@@ -171,6 +199,59 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
             run_deployment(app, args, (SocketAddr::new(host, port), SocketAddr::new(host, site_port)), Mode::Serve)
                 .await
         }
+        Command::Export { target, out } => {
+            let storage = storage_config(target.data, target.db, None)?;
+            let persistence = server::open_storage(&storage).await?;
+            let bar = spinner("exporting");
+            let mut progress = |counts: &TransferCounts, _bytes: u64| show(&bar, counts);
+            let counts = match &out {
+                Some(path) => {
+                    let file =
+                        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+                    let mut writer = std::io::BufWriter::new(file);
+                    transfer::export(persistence.as_ref(), &mut writer, &mut progress).await?
+                }
+                None => {
+                    let mut writer = std::io::BufWriter::new(std::io::stdout().lock());
+                    transfer::export(persistence.as_ref(), &mut writer, &mut progress).await?
+                }
+            };
+            bar.finish_and_clear();
+            eprintln!("exported {} from {}", summary(&counts), storage.describe());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { target, file } => {
+            let storage = storage_config(target.data, target.db, None)?;
+            let (mut input, length): (Box<dyn std::io::BufRead>, Option<u64>) = if file.as_os_str() == "-" {
+                (Box::new(std::io::BufReader::new(std::io::stdin().lock())), None)
+            } else {
+                let opened = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+                let length = opened.metadata().ok().map(|metadata| metadata.len());
+                (Box::new(std::io::BufReader::new(opened)), length)
+            };
+            let persistence = server::open_storage(&storage).await?;
+            let bar = match length {
+                Some(length) => {
+                    let bar = indicatif::ProgressBar::new(length);
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template("importing {bar:30} {bytes}/{total_bytes} {msg}")
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    );
+                    bar
+                }
+                None => spinner("importing"),
+            };
+            let mut progress = |counts: &TransferCounts, bytes: u64| {
+                bar.set_position(bytes);
+                show(&bar, counts);
+            };
+            let counts = transfer::import(persistence.as_ref(), &mut input, &mut progress)
+                .await
+                .with_context(|| format!("cannot import {} into {}", file.display(), storage.describe()))?;
+            bar.finish_and_clear();
+            eprintln!("imported {} into {}", summary(&counts), storage.describe());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Generate { json } => {
             let schema = auth::schema::describe();
             if json {
@@ -252,6 +333,28 @@ async fn run_deployment(
     });
     server.wait().await;
     Ok(ExitCode::SUCCESS)
+}
+
+fn spinner(what: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {prefix} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(what);
+    bar
+}
+
+fn summary(counts: &TransferCounts) -> String {
+    format!("{} documents, {} index entries, {} metadata entries", counts.documents, counts.index_entries, counts.meta)
+}
+
+fn show(bar: &indicatif::ProgressBar, counts: &TransferCounts) {
+    // Redrawing the message per line is cheap (indicatif rate-limits drawing), but only do it every 256 lines.
+    if (counts.documents + counts.index_entries + counts.meta) & 0xff == 0 {
+        bar.set_message(summary(counts));
+        bar.tick();
+    }
 }
 
 /// The config file (`--config`): the database and Better Auth's option names under `auth`.
