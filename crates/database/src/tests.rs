@@ -1,8 +1,9 @@
-//! Database behaviour on the in-memory backend and on SQLite, through small `check`-style helpers.
+//! Database behaviour on the in-memory backend (or PostgreSQL with `AUTHVEX_TEST_BACKEND=postgres`) and on SQLite,
+//! through small `check`-style helpers.
 
 use crate::*;
 use std::sync::Arc;
-use storage::{MemoryPersistence, Persistence};
+use storage::Persistence;
 use value::{obj, v, Object, Value};
 
 fn chat_schema() -> Schema {
@@ -30,7 +31,7 @@ async fn open_with(p: Arc<dyn Persistence>, schema: Schema, limits: TransactionL
 }
 
 async fn memory_db() -> Database {
-    open_with(Arc::new(MemoryPersistence::new()), chat_schema(), TransactionLimits::default()).await
+    open_with(storage_postgres::testing::test_persistence().await, chat_schema(), TransactionLimits::default()).await
 }
 
 fn object(v: Value) -> Object {
@@ -281,7 +282,7 @@ async fn schema_violations_and_reserved_fields_are_rejected() {
     assert!(err.to_string().contains("invalid table name"), "{err}");
 
     let strict = open_with(
-        Arc::new(MemoryPersistence::new()),
+        storage_postgres::testing::test_persistence().await,
         Schema::new().table("only", TableDefinition::new()),
         TransactionLimits::default(),
     )
@@ -320,7 +321,7 @@ async fn transaction_limits_give_clear_errors() {
         max_documents_written: 3,
         max_bytes_written: 1000,
     };
-    let db = open_with(Arc::new(MemoryPersistence::new()), chat_schema(), limits).await;
+    let db = open_with(storage_postgres::testing::test_persistence().await, chat_schema(), limits).await;
     let mut txn = db.begin(false).await.unwrap();
     for _ in 0..3 {
         txn.insert("scores", object(obj! {"score" => 1.0})).await.unwrap();
@@ -332,7 +333,7 @@ async fn transaction_limits_give_clear_errors() {
     let err = txn.insert("scores", object(obj! {"score" => "x".repeat(1200)})).await.unwrap_err();
     assert!(err.to_string().contains("too many bytes written"), "{err}");
 
-    let db2 = open_with(Arc::new(MemoryPersistence::new()), chat_schema(), limits).await;
+    let db2 = open_with(storage_postgres::testing::test_persistence().await, chat_schema(), limits).await;
     for _ in 0..3 {
         insert_all(&db2, "scores", vec![obj! {"score" => 1.0}, obj! {"score" => 2.0}]).await;
     }
@@ -392,7 +393,7 @@ async fn a_new_index_is_built_from_existing_documents_on_reopen() {
 async fn pinned_snapshots_read_the_past_until_they_expire() {
     let clock = ManualClock::new(1_700_000_000_000_000_000);
     let config = DatabaseConfig::new(chat_schema(), Arc::new(clock.clone()), Arc::new(SeededEntropy::new(9)));
-    let db = Database::open(Arc::new(MemoryPersistence::new()), config).await.unwrap();
+    let db = Database::open(storage_postgres::testing::test_persistence().await, config).await.unwrap();
     insert_all(&db, "messages", vec![obj! {"author" => "a", "body" => "before"}]).await;
     let ts = db.pin_latest().await.unwrap();
     assert_eq!(ts, db.latest_ts());

@@ -1,4 +1,4 @@
-//! Runtime behaviour on the in-memory backend.
+//! Runtime behaviour on the in-memory backend (or PostgreSQL with `AUTHVEX_TEST_BACKEND=postgres`).
 
 use crate::*;
 use database::{Database, DatabaseConfig, ManualClock, Schema, SeededEntropy, TableDefinition};
@@ -12,7 +12,7 @@ async fn runtime(app: App) -> Arc<Runtime> {
         Arc::new(ManualClock::new(1_700_000_000_000_000_000)),
         Arc::new(SeededEntropy::new(1)),
     );
-    let db = Database::open(Arc::new(storage::MemoryPersistence::new()), config).await.unwrap();
+    let db = Database::open(storage_postgres::testing::test_persistence().await, config).await.unwrap();
     let env = BTreeMap::from([("GREETING".to_string(), "hello".to_string())]);
     Runtime::new(db, app, env).unwrap()
 }

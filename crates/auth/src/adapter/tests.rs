@@ -1,12 +1,11 @@
-//! Adapter behaviour on the in-memory backend: operators, connectors, order, limits, writes, uniqueness,
-//! concurrency and index use.
+//! Adapter behaviour on the in-memory backend (or PostgreSQL with `AUTHVEX_TEST_BACKEND=postgres`): operators,
+//! connectors, order, limits, writes, uniqueness, concurrency and index use.
 
 use super::*;
 use crate::models::{Session, User, Verification};
 use crate::schema::auth_schema;
 use database::{Database, DatabaseConfig, ManualClock, SeededEntropy, TransactionLimits};
 use std::sync::Arc;
-use storage::MemoryPersistence;
 use value::obj;
 
 async fn open(limits: TransactionLimits) -> Database {
@@ -16,7 +15,7 @@ async fn open(limits: TransactionLimits) -> Database {
         Arc::new(SeededEntropy::new(11)),
     );
     config.limits = limits;
-    Database::open(Arc::new(MemoryPersistence::new()), config).await.unwrap()
+    Database::open(storage_postgres::testing::test_persistence().await, config).await.unwrap()
 }
 
 fn object(v: Value) -> Object {
