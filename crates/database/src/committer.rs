@@ -5,6 +5,7 @@ use crate::write_log::{CommitEntry, ReadSet, WriteSet};
 use crate::{DatabaseError, Inner, Result};
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 use storage::{Commit, Timestamp};
 use tokio::sync::{mpsc, oneshot};
 
@@ -66,9 +67,30 @@ impl CommitState {
     }
 }
 
-pub(crate) fn spawn(inner: Weak<Inner>, mut receiver: mpsc::Receiver<CommitRequest>) {
+pub(crate) fn spawn(inner: Weak<Inner>, mut receiver: mpsc::Receiver<CommitRequest>, tail_every: Option<Duration>) {
     tokio::spawn(async move {
-        while let Some(first) = receiver.recv().await {
+        // On a shared store, other processes commit too: between batches, the committer tails the commit log so
+        // their commits reach the conflict window and the subscribers within `tail_every`.
+        let mut tail = tail_every.map(|every| {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval
+        });
+        loop {
+            let first = match tail.as_mut() {
+                Some(tail) => tokio::select! {
+                    request = receiver.recv() => request,
+                    _ = tail.tick() => {
+                        let Some(inner) = inner.upgrade() else { break };
+                        if let Err(e) = catch_up(&inner).await {
+                            tracing::warn!(error = %e, "tailing the shared commit log failed; retrying");
+                        }
+                        continue;
+                    }
+                },
+                None => receiver.recv().await,
+            };
+            let Some(first) = first else { break };
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match receiver.try_recv() {
@@ -82,7 +104,72 @@ pub(crate) fn spawn(inner: Weak<Inner>, mut receiver: mpsc::Receiver<CommitReque
     });
 }
 
+/// Reads the commits other processes appended to a shared store since the latest one this process knows, adds
+/// them to the conflict window in timestamp order and announces them to subscribers, like local commits. A remote
+/// commit may use a table this process has not seen yet, so the catalog is reloaded when any arrived.
+pub(crate) async fn catch_up(inner: &Inner) -> Result<()> {
+    const PAGE: usize = 1024;
+    let mut arrived = false;
+    loop {
+        let after = inner.commit_state.lock().last_ts;
+        let records = inner.persistence.log_after(after, PAGE).await?;
+        let full_page = records.len() == PAGE;
+        let mut entries = Vec::with_capacity(records.len());
+        for record in records {
+            let writes = WriteSet::decode(&record.log).map_err(|e| {
+                DatabaseError::Storage(storage::StorageError::Backend(format!(
+                    "commit-log record at {} cannot be decoded: {e}",
+                    record.ts.0
+                )))
+            })?;
+            entries.push(Arc::new(CommitEntry { ts: record.ts, writes }));
+        }
+        if entries.is_empty() {
+            break;
+        }
+        if !arrived {
+            crate::reload_catalog(inner).await?;
+            arrived = true;
+        }
+        let mut state = inner.commit_state.lock();
+        for entry in entries {
+            // Another catch-up or a local commit may have got here first.
+            if entry.ts <= state.last_ts {
+                continue;
+            }
+            release_stale_shared_view(inner, entry.ts);
+            state.push(entry.clone());
+            let _ = inner.notify.send(entry);
+        }
+        if !full_page {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The shared read view no longer shows the latest commit: release its read transaction now.
+fn release_stale_shared_view(inner: &Inner, latest: Timestamp) {
+    let mut shared = inner.shared_view.lock();
+    if shared.as_ref().is_some_and(|s| s.ts() < latest) {
+        *shared = None;
+    }
+}
+
 async fn commit_batch(inner: &Inner, batch: Vec<CommitRequest>) {
+    let shared = inner.persistence.is_shared();
+    if shared {
+        // Conflicts are checked against every commit, other processes' included.
+        if let Err(e) = catch_up(inner).await {
+            tracing::error!(error = %e, "cannot read the shared commit log; failing this batch");
+            let message = e.to_string();
+            for request in batch {
+                let _ =
+                    request.reply.send(Err(DatabaseError::Storage(storage::StorageError::Backend(message.clone()))));
+            }
+            return;
+        }
+    }
     let mut commits: Vec<Commit> = Vec::with_capacity(batch.len());
     let mut waiters: Vec<(oneshot::Sender<Result<Timestamp>>, Arc<CommitEntry>)> = Vec::with_capacity(batch.len());
     let mut last_ts = inner.commit_state.lock().last_ts;
@@ -112,21 +199,32 @@ async fn commit_batch(inner: &Inner, batch: Vec<CommitRequest>) {
     if commits.is_empty() {
         return;
     }
-    match inner.persistence.write(commits).await {
+    let written = if shared {
+        // Only on top of the latest commit this process checked against: another process's commit in between
+        // fails the write (and these transactions re-run against it).
+        let checked = inner.commit_state.lock().last_ts;
+        inner.persistence.write_if_latest((checked.0 > 0).then_some(checked), commits).await
+    } else {
+        inner.persistence.write(commits).await
+    };
+    match written {
         Ok(()) => {
             let mut state = inner.commit_state.lock();
-            {
-                // The shared view no longer shows the latest commit: release its read transaction now.
-                let mut shared = inner.shared_view.lock();
-                if shared.as_ref().is_some_and(|s| s.ts() < last_ts) {
-                    *shared = None;
-                }
-            }
+            release_stale_shared_view(inner, last_ts);
             for (reply, entry) in waiters {
                 state.push(entry.clone());
                 let ts = entry.ts;
                 let _ = inner.notify.send(entry);
                 let _ = reply.send(Ok(ts));
+            }
+        }
+        Err(storage::StorageError::Conflict(reason)) if shared => {
+            tracing::debug!(%reason, "another process committed first; the batch re-runs");
+            for (reply, _) in waiters {
+                let _ = reply.send(Err(DatabaseError::Conflict(format!("another node committed first: {reason}"))));
+            }
+            if let Err(e) = catch_up(inner).await {
+                tracing::warn!(error = %e, "tailing the shared commit log failed; retrying");
             }
         }
         Err(e) => {

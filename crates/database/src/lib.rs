@@ -79,11 +79,21 @@ pub struct DatabaseConfig {
     pub entropy: Arc<dyn Entropy>,
     /// How many recent commits are kept in memory for conflict checks and `query_at_ts`.
     pub commit_window: usize,
+    /// On a store other processes share ([`storage::Persistence::is_shared`]): how often the commit log is read
+    /// for their commits (the longest delay before one reaches this process's subscribers).
+    pub tail_interval: std::time::Duration,
 }
 
 impl DatabaseConfig {
     pub fn new(schema: Schema, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
-        DatabaseConfig { schema, limits: TransactionLimits::default(), clock, entropy, commit_window: 10_000 }
+        DatabaseConfig {
+            schema,
+            limits: TransactionLimits::default(),
+            clock,
+            entropy,
+            commit_window: 10_000,
+            tail_interval: std::time::Duration::from_millis(50),
+        }
     }
 }
 
@@ -118,7 +128,8 @@ impl Database {
         });
         let db = Database { inner };
         db.reconcile_schema().await?;
-        committer::spawn(Arc::downgrade(&db.inner), receiver);
+        let tail = db.inner.persistence.is_shared().then_some(config.tail_interval);
+        committer::spawn(Arc::downgrade(&db.inner), receiver, tail);
         Ok(db)
     }
 
@@ -256,7 +267,21 @@ impl Database {
     /// (built from existing documents when new or changed), undeclared user indexes are dropped.
     async fn reconcile_schema(&self) -> Result<()> {
         let _guard = self.inner.catalog_change.lock().await;
-        let mut catalog = (**self.inner.catalog.read()).clone();
+        // Processes sharing the store may reconcile at the same moment: the catalog is changed by compare-and-set
+        // against what was read, and the whole reconciliation repeats on top of the winner's catalog.
+        for _ in 0..CATALOG_ATTEMPTS {
+            let (stored, catalog) = load_catalog(&self.inner.persistence).await?;
+            if self.reconcile_onto(stored, catalog).await? {
+                return Ok(());
+            }
+        }
+        Err(DatabaseError::Storage(storage::StorageError::Conflict(
+            "the catalog kept changing while the schema was reconciled".into(),
+        )))
+    }
+
+    /// One reconciliation attempt on top of the catalog `stored` held; false if the catalog changed meanwhile.
+    async fn reconcile_onto(&self, stored: Option<Vec<u8>>, mut catalog: Catalog) -> Result<bool> {
         let mut to_build: Vec<(String, IndexInfo)> = Vec::new();
         let mut to_clear = Vec::new();
         for (name, def) in &self.inner.schema.tables {
@@ -307,9 +332,14 @@ impl Database {
         for (table, index) in &to_build {
             self.backfill(&catalog, table, index).await?;
         }
-        self.inner.persistence.put_meta(vec![(catalog::CATALOG_KEY.to_string(), Some(catalog.encode()))]).await?;
+        let encoded = catalog.encode();
+        if stored.as_deref() != Some(encoded.as_slice())
+            && !self.inner.persistence.put_meta_if(catalog::CATALOG_KEY, stored.as_deref(), Some(encoded)).await?
+        {
+            return Ok(false);
+        }
         *self.inner.catalog.write() = Arc::new(catalog);
-        Ok(())
+        Ok(true)
     }
 
     /// Builds an index from the documents of its table.
@@ -348,15 +378,46 @@ impl Database {
             return Err(DatabaseError::Invalid(format!("table {name:?} is not declared in the schema")));
         }
         let _guard = inner.catalog_change.lock().await;
-        let mut catalog = (**inner.catalog.read()).clone();
-        if let Some(t) = catalog.table(name) {
-            return Ok(t.clone());
+        for _ in 0..CATALOG_ATTEMPTS {
+            // The stored catalog, not the cached one: another process sharing the store may have added tables.
+            let (stored, mut catalog) = load_catalog(&inner.persistence).await?;
+            if let Some(t) = catalog.table(name) {
+                let table = t.clone();
+                *inner.catalog.write() = Arc::new(catalog);
+                return Ok(table);
+            }
+            let table = catalog.add_table(name).clone();
+            let encoded = catalog.encode();
+            if inner.persistence.put_meta_if(catalog::CATALOG_KEY, stored.as_deref(), Some(encoded)).await? {
+                *inner.catalog.write() = Arc::new(catalog);
+                return Ok(table);
+            }
         }
-        let table = catalog.add_table(name).clone();
-        inner.persistence.put_meta(vec![(catalog::CATALOG_KEY.to_string(), Some(catalog.encode()))]).await?;
-        *inner.catalog.write() = Arc::new(catalog);
-        Ok(table)
+        Err(DatabaseError::Storage(storage::StorageError::Conflict(format!(
+            "the catalog kept changing while table {name:?} was created"
+        ))))
     }
+}
+
+/// Compare-and-set attempts for one catalog change before giving up.
+const CATALOG_ATTEMPTS: usize = 16;
+
+/// The stored catalog: its bytes (the compare-and-set expectation) and decoded.
+async fn load_catalog(persistence: &DynPersistence) -> Result<(Option<Vec<u8>>, Catalog)> {
+    let stored = persistence.get_meta(catalog::CATALOG_KEY).await?;
+    let catalog = match &stored {
+        Some(bytes) => Catalog::decode(bytes).map_err(|e| DatabaseError::Storage(storage::StorageError::Backend(e)))?,
+        None => Catalog::default(),
+    };
+    Ok((stored, catalog))
+}
+
+/// Replaces the cached catalog with the stored one (another process sharing the store may have changed it).
+pub(crate) async fn reload_catalog(inner: &Inner) -> Result<()> {
+    let _guard = inner.catalog_change.lock().await;
+    let (_, catalog) = load_catalog(&inner.persistence).await?;
+    *inner.catalog.write() = Arc::new(catalog);
+    Ok(())
 }
 
 /// A shared snapshot; see [`Database::read_view`].
@@ -377,5 +438,7 @@ impl ReadView {
     }
 }
 
+#[cfg(test)]
+mod multi_node_tests;
 #[cfg(test)]
 mod tests;

@@ -53,6 +53,9 @@ where
         backfill_index_is_scannable_without_log,
         concurrent_readers_see_whole_commits,
         many_documents_paginate,
+        conditional_writes_check_the_latest_commit,
+        concurrent_conditional_writes_admit_one,
+        conditional_meta_is_compare_and_set,
     );
 }
 
@@ -1098,4 +1101,64 @@ pub async fn many_documents_paginate(p: DynPersistence) {
 
     let all = ok(snapshot.scan(index, &KeyRange::all(), Order::Asc, usize::MAX).await, "scan");
     assert_eq!(all.len(), COUNT, "one unlimited scan returns all {COUNT} entries");
+}
+
+/// `write_if_latest` writes only on top of the expected latest commit, else `Conflict` and nothing changes.
+pub async fn conditional_writes_check_the_latest_commit(p: DynPersistence) {
+    let written = p.write_if_latest(None, vec![commit(10, vec![put_doc(b"a", 1, b"A")], Vec::new())]).await;
+    ok(written, "a conditional write on an empty store expecting no commit");
+    let stale = p.write_if_latest(None, vec![commit(20, vec![put_doc(b"b", 1, b"B")], Vec::new())]).await;
+    assert!(matches!(stale, Err(StorageError::Conflict(_))), "expecting no commit after one landed: {stale:?}");
+    let wrong = p.write_if_latest(Some(Timestamp(9)), vec![commit(20, vec![put_doc(b"b", 1, b"B")], Vec::new())]).await;
+    assert!(matches!(wrong, Err(StorageError::Conflict(_))), "expecting a commit that is not the latest: {wrong:?}");
+    assert_eq!(get(&p, b"b").await, None, "a refused conditional write changed nothing");
+    assert_eq!(log_timestamps(&all_log(&p).await), vec![10], "a refused conditional write logged nothing");
+    let batch = vec![commit(20, vec![put_doc(b"b", 1, b"B")], Vec::new()), commit(30, Vec::new(), Vec::new())];
+    ok(p.write_if_latest(Some(Timestamp(10)), batch).await, "a conditional write on the expected latest commit");
+    assert_eq!(get(&p, b"b").await, Some(stored(1, b"B")));
+    assert_eq!(ok(p.max_ts().await, "max_ts"), Some(Timestamp(30)));
+    // The timestamp rule still holds for conditional writes.
+    assert_non_monotonic(
+        p.write_if_latest(Some(Timestamp(30)), vec![commit(30, Vec::new(), Vec::new())]).await,
+        30,
+        "a conditional write repeating the latest ts",
+    );
+}
+
+/// Writers racing on the same expected latest commit (several nodes that checked conflicts against the same
+/// history): exactly one lands.
+pub async fn concurrent_conditional_writes_admit_one(p: DynPersistence) {
+    write(&p, vec![commit(100, Vec::new(), Vec::new())], "base commit").await;
+    let mut tasks = Vec::new();
+    for i in 0..8u64 {
+        let p = p.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("racer-{i}").into_bytes();
+            p.write_if_latest(Some(Timestamp(100)), vec![commit(200 + i, vec![put_doc(&id, 1, b"x")], Vec::new())])
+                .await
+        }));
+    }
+    let mut landed = 0;
+    for task in tasks {
+        match task.await {
+            Ok(Ok(())) => landed += 1,
+            Ok(Err(StorageError::Conflict(_) | StorageError::NonMonotonicTimestamp(_))) => {}
+            Ok(Err(other)) => panic!("a racing conditional write failed unexpectedly: {other}"),
+            Err(join) => panic!("a racing conditional write panicked: {join}"),
+        }
+    }
+    assert_eq!(landed, 1, "exactly one of the writers expecting the same latest commit lands");
+    assert_eq!(all_log(&p).await.len(), 2, "the base commit and the one winner are logged");
+}
+
+/// `put_meta_if` is a compare-and-set of one metadata value.
+pub async fn conditional_meta_is_compare_and_set(p: DynPersistence) {
+    assert!(ok(p.put_meta_if("cas", None, Some(b"one".to_vec())).await, "create"), "absent → set");
+    assert!(!ok(p.put_meta_if("cas", None, Some(b"other".to_vec())).await, "create again"), "present ≠ absent");
+    assert!(!ok(p.put_meta_if("cas", Some(b"two"), Some(b"x".to_vec())).await, "wrong expected"), "one ≠ two");
+    assert_eq!(ok(p.get_meta("cas").await, "get_meta"), Some(b"one".to_vec()), "refused sets changed nothing");
+    assert!(ok(p.put_meta_if("cas", Some(b"one"), Some(b"two".to_vec())).await, "update"), "one → two");
+    assert_eq!(ok(p.get_meta("cas").await, "get_meta"), Some(b"two".to_vec()));
+    assert!(ok(p.put_meta_if("cas", Some(b"two"), None).await, "delete"), "two → absent");
+    assert_eq!(ok(p.get_meta("cas").await, "get_meta"), None);
 }

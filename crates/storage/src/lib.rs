@@ -153,6 +153,38 @@ pub trait Persistence: Send + Sync + 'static {
     /// Sets (`Some`) or removes (`None`) metadata values atomically and durably, outside the commit log.
     async fn put_meta(&self, entries: Vec<(String, Option<Vec<u8>>)>) -> Result<()>;
 
+    /// [`Persistence::write`], but only if the latest stored commit is still `expected_latest` (`None`: the store
+    /// has no commit yet); otherwise `Conflict` and nothing is written. Several processes that share one store
+    /// commit through this, so none of them can slip a commit in between another's conflict check and its write.
+    /// Backends that several processes share must check and write in one atomic step; the default (check, then
+    /// write) is only right for a store one process writes to.
+    async fn write_if_latest(&self, expected_latest: Option<Timestamp>, commits: Vec<Commit>) -> Result<()> {
+        let latest = self.max_ts().await?;
+        if latest != expected_latest {
+            return Err(StorageError::Conflict(format!(
+                "the latest commit is {latest:?}, not the expected {expected_latest:?}"
+            )));
+        }
+        self.write(commits).await
+    }
+
+    /// Whether other processes may commit to this store too. The database then tails the commit log for their
+    /// commits and commits through [`Persistence::write_if_latest`].
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Sets (`Some`) or removes (`None`) one metadata value if it currently equals `expected`; returns whether it
+    /// did. Catalog changes go through this so that processes sharing a store never allocate the same table or
+    /// index number twice. Same atomicity caveat as [`Persistence::write_if_latest`] for the default.
+    async fn put_meta_if(&self, key: &str, expected: Option<&[u8]>, value: Option<Vec<u8>>) -> Result<bool> {
+        if self.get_meta(key).await?.as_deref() != expected {
+            return Ok(false);
+        }
+        self.put_meta(vec![(key.to_string(), value)]).await?;
+        Ok(true)
+    }
+
     /// Removes every entry of an index (used when an index is dropped or rebuilt).
     async fn clear_index(&self, index: IndexId) -> Result<()>;
 

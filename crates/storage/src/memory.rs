@@ -18,12 +18,19 @@ use std::sync::Arc;
 #[derive(Debug, Default)]
 pub struct MemoryPersistence {
     state: Mutex<State>,
+    shared: bool,
 }
 
 impl MemoryPersistence {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that says it is shared ([`Persistence::is_shared`]): several databases opened on one
+    /// `Arc` of it behave like several nodes on one database server (for tests of multi-node behaviour).
+    pub fn new_shared() -> Self {
+        MemoryPersistence { shared: true, ..Self::default() }
     }
 }
 
@@ -71,10 +78,9 @@ fn check_monotonic(latest: Option<Timestamp>, commits: &[Commit]) -> Result<()> 
     Ok(())
 }
 
-#[async_trait]
-impl Persistence for MemoryPersistence {
-    async fn write(&self, commits: Vec<Commit>) -> Result<()> {
-        let mut state = self.state.lock();
+impl MemoryPersistence {
+    /// Applies a batch under the lock: validated first, then written whole.
+    fn apply(state: &mut State, commits: Vec<Commit>) -> Result<()> {
         // Validate the whole batch before touching anything: all or nothing.
         check_monotonic(state.tables.max_ts, &commits)?;
         if commits.is_empty() {
@@ -100,6 +106,41 @@ impl Persistence for MemoryPersistence {
             tables.max_ts = Some(commit.ts);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Persistence for MemoryPersistence {
+    fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    async fn write_if_latest(&self, expected_latest: Option<Timestamp>, commits: Vec<Commit>) -> Result<()> {
+        let mut state = self.state.lock();
+        if state.tables.max_ts != expected_latest {
+            return Err(StorageError::Conflict(format!(
+                "the latest commit is {:?}, not the expected {expected_latest:?}",
+                state.tables.max_ts
+            )));
+        }
+        Self::apply(&mut state, commits)
+    }
+
+    async fn put_meta_if(&self, key: &str, expected: Option<&[u8]>, value: Option<Vec<u8>>) -> Result<bool> {
+        let mut state = self.state.lock();
+        if state.meta.get(key).map(Vec::as_slice) != expected {
+            return Ok(false);
+        }
+        match value {
+            Some(value) => state.meta.insert(key.to_string(), value),
+            None => state.meta.remove(key),
+        };
+        Ok(true)
+    }
+
+    async fn write(&self, commits: Vec<Commit>) -> Result<()> {
+        let mut state = self.state.lock();
+        Self::apply(&mut state, commits)
     }
 
     async fn snapshot(&self) -> Result<Box<dyn Snapshot>> {

@@ -154,7 +154,19 @@ impl Persistence for SqlitePersistence {
         if commits.is_empty() {
             return Ok(());
         }
-        self.with_writer("write", move |conn| writer::write_commits(conn, &commits)).await
+        self.with_writer("write", move |conn| writer::write_commits(conn, None, &commits)).await
+    }
+
+    async fn write_if_latest(&self, expected_latest: Option<Timestamp>, commits: Vec<Commit>) -> Result<()> {
+        self.with_writer("write", move |conn| writer::write_commits(conn, Some(expected_latest), &commits)).await
+    }
+
+    async fn put_meta_if(&self, key: &str, expected: Option<&[u8]>, value: Option<Vec<u8>>) -> Result<bool> {
+        let (key, expected) = (key.to_string(), expected.map(<[u8]>::to_vec));
+        self.with_writer("put_meta_if", move |conn| {
+            writer::put_meta_if(conn, &key, expected.as_deref(), value.as_deref())
+        })
+        .await
     }
 
     async fn snapshot(&self) -> Result<Box<dyn Snapshot>> {

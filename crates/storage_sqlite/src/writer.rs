@@ -1,8 +1,8 @@
 //! The write path: blocking functions run on the writer connection, each in one `BEGIN IMMEDIATE` transaction.
 
 use crate::{backend, read_max_ts, sqlite_error, ts_to_sql};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
-use storage::{Commit, IndexId, IndexWrite, Result, StorageError};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use storage::{Commit, IndexId, IndexWrite, Result, StorageError, Timestamp};
 
 const UPSERT_DOCUMENT: &str = "INSERT INTO documents (id, tbl, body) VALUES (?1, ?2, ?3) \
     ON CONFLICT (id) DO UPDATE SET tbl = excluded.tbl, body = excluded.body";
@@ -19,9 +19,19 @@ fn begin<'c>(conn: &'c mut Connection, operation: &'static str) -> Result<Transa
 
 /// Applies a batch of commits atomically: every ts is checked against the stored maximum (under the write lock)
 /// before anything is written, and a failure anywhere rolls the whole batch back.
-pub(crate) fn write_commits(conn: &mut Connection, commits: &[Commit]) -> Result<()> {
+/// Writes the batch in one transaction; with `expected_latest`, only if the latest stored commit is that one.
+pub(crate) fn write_commits(
+    conn: &mut Connection,
+    expected_latest: Option<Option<Timestamp>>,
+    commits: &[Commit],
+) -> Result<()> {
     let tx = begin(conn, "write")?;
     let mut previous = read_max_ts(&tx)?;
+    if let Some(expected) = expected_latest.filter(|expected| *expected != previous) {
+        return Err(StorageError::Conflict(format!(
+            "the latest commit is {previous:?}, not the expected {expected:?}"
+        )));
+    }
     let mut timestamps = Vec::with_capacity(commits.len());
     for commit in commits {
         if previous.is_some_and(|previous| commit.ts <= previous) {
@@ -93,6 +103,34 @@ pub(crate) fn put_meta(conn: &mut Connection, entries: &[(String, Option<Vec<u8>
         }
     }
     tx.commit().map_err(backend("commit put_meta"))
+}
+
+/// Sets or removes one metadata value if it currently equals `expected`, in one transaction.
+pub(crate) fn put_meta_if(
+    conn: &mut Connection,
+    key: &str,
+    expected: Option<&[u8]>,
+    value: Option<&[u8]>,
+) -> Result<bool> {
+    let tx = begin(conn, "put_meta_if")?;
+    let current: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .and_then(|mut statement| statement.query_row([key], |row| row.get(0)).optional())
+        .map_err(|error| sqlite_error(&format!("put_meta_if read {key:?}"), error))?;
+    if current.as_deref() != expected {
+        return Ok(false);
+    }
+    let result = match value {
+        Some(value) => tx
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut statement| statement.execute((key, value))),
+        None => tx.prepare_cached("DELETE FROM meta WHERE key = ?1").and_then(|mut statement| statement.execute([key])),
+    };
+    result.map_err(|error| sqlite_error(&format!("put_meta_if {key:?}"), error))?;
+    tx.commit().map_err(backend("commit put_meta_if"))?;
+    Ok(true)
 }
 
 pub(crate) fn clear_index(conn: &mut Connection, index: IndexId) -> Result<()> {
