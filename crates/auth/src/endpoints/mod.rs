@@ -45,6 +45,10 @@ pub(crate) enum Route {
     /// `/callback/:providerId` (GET and POST).
     Callback(String),
     LinkSocial,
+    /// The genericOAuth plugin: `/sign-in/oauth2`, `/oauth2/callback/:providerId` (GET), `/oauth2/link`.
+    SignInOAuth2,
+    OAuth2Callback(String),
+    OAuth2Link,
 }
 
 impl Route {
@@ -61,6 +65,12 @@ pub(crate) fn route(method: &Method, path: &str) -> Option<Route> {
     if let Some(provider) = path.strip_prefix("/callback/") {
         if (get || post) && !provider.is_empty() && !provider.contains('/') {
             return Some(Route::Callback(provider.to_string()));
+        }
+        return None;
+    }
+    if let Some(provider) = path.strip_prefix("/oauth2/callback/") {
+        if get && !provider.is_empty() && !provider.contains('/') {
+            return Some(Route::OAuth2Callback(provider.to_string()));
         }
         return None;
     }
@@ -91,6 +101,8 @@ pub(crate) fn route(method: &Method, path: &str) -> Option<Route> {
         "/convex/.well-known/openid-configuration" if get => Route::ConvexOpenIdConfiguration,
         "/sign-in/social" if post => Route::SignInSocial,
         "/link-social" if post => Route::LinkSocial,
+        "/sign-in/oauth2" if post => Route::SignInOAuth2,
+        "/oauth2/link" if post => Route::OAuth2Link,
         other if get => {
             let token = other.strip_prefix("/reset-password/")?;
             if token.is_empty() || token.contains('/') {
@@ -131,8 +143,11 @@ pub(crate) async fn dispatch(route: Route, call: &Call<'_>) -> Result<Reply, Aut
         Route::ConvexJwks => convex::jwks(call).await,
         Route::ConvexOpenIdConfiguration => convex::openid_configuration(call),
         Route::SignInSocial => social::sign_in_social(call).await,
-        Route::Callback(provider) => social::callback(call, &provider).await,
+        Route::Callback(provider) => social::callback(call, &provider, social::Flow::Social).await,
         Route::LinkSocial => social::link_social(call).await,
+        Route::SignInOAuth2 => social::sign_in_oauth2(call).await,
+        Route::OAuth2Callback(provider) => social::callback(call, &provider, social::Flow::GenericPlugin).await,
+        Route::OAuth2Link => social::link_oauth2(call).await,
     }
 }
 
@@ -302,5 +317,7 @@ mod tests {
         assert_eq!(route(&Method::GET, "/callback/a/b"), None);
         assert_eq!(route(&Method::PUT, "/callback/github"), None);
         assert_eq!(route(&Method::GET, "/sign-in/social"), None);
+        assert_eq!(route(&Method::GET, "/oauth2/callback/acme"), Some(Route::OAuth2Callback("acme".into())));
+        assert_eq!(route(&Method::POST, "/oauth2/callback/acme"), None);
     }
 }

@@ -34,8 +34,35 @@ fn provider_not_found() -> AuthError {
     AuthError::new(404, "PROVIDER_NOT_FOUND", "Provider not found")
 }
 
-fn redirect_uri(call: &Call<'_>, provider: &ProviderConfig) -> String {
-    format!("{}/callback/{}", call.svc.config.auth_base(), provider.id)
+/// Which endpoints a flow runs through: the core social ones, or the genericOAuth plugin's
+/// (`/sign-in/oauth2`, `/oauth2/link`, `/oauth2/callback/:providerId`, for `genericOAuthClient()` apps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Social,
+    GenericPlugin,
+}
+
+impl Flow {
+    fn callback_path(self) -> &'static str {
+        match self {
+            Flow::Social => "callback",
+            Flow::GenericPlugin => "oauth2/callback",
+        }
+    }
+
+    /// The plugin names three of the callback's failures differently.
+    fn error_code(self, code: &str) -> &str {
+        match (self, code) {
+            (Flow::GenericPlugin, "invalid_code") => "oauth_code_verification_failed",
+            (Flow::GenericPlugin, "unable_to_get_user_info") => "user_info_is_missing",
+            (Flow::GenericPlugin, "email_not_found") => "email_is_missing",
+            _ => code,
+        }
+    }
+}
+
+fn redirect_uri(call: &Call<'_>, provider: &ProviderConfig, flow: Flow) -> String {
+    format!("{}/{}/{}", call.svc.config.auth_base(), flow.callback_path(), provider.id)
 }
 
 /// The fields sign-in/social and link-social share.
@@ -77,9 +104,11 @@ fn string_list(body: &Body<'_>, field: &str) -> Result<Vec<String>, AuthError> {
     }
 }
 
-fn parse_request(call: &Call<'_>) -> Result<SocialRequest, AuthError> {
+/// The body of sign-in/social and link-social (`provider_field` = `provider`), or of the genericOAuth plugin's
+/// sign-in/oauth2 and oauth2/link (`providerId`).
+fn parse_request(call: &Call<'_>, provider_field: &str) -> Result<SocialRequest, AuthError> {
     let body = Body::required(call)?;
-    let provider = body.string("provider")?.to_string();
+    let provider = body.string(provider_field)?.to_string();
     let callback_url = body.opt_string("callbackURL")?.map(str::to_string);
     let error_callback_url = body.opt_string("errorCallbackURL")?.map(str::to_string);
     let new_user_callback_url = body.opt_string("newUserCallbackURL")?.map(str::to_string);
@@ -153,6 +182,7 @@ async fn start_redirect(
     request: &SocialRequest,
     provider: &ProviderConfig,
     link: Option<LinkTarget>,
+    flow: Flow,
 ) -> Result<Reply, AuthError> {
     let svc = call.svc;
     let endpoints = svc.providers.endpoints(provider, call.now_ms).await.map_err(|e| {
@@ -184,6 +214,8 @@ async fn start_redirect(
         data.insert("requestSignUp".into(), json!(flag));
     }
     data.insert("state".into(), json!(state));
+    // Binds the state to the provider it was issued for (an authvex addition; Better Auth ignores unknown keys).
+    data.insert("providerId".into(), json!(provider.id));
     if let Some(nonce) = &nonce {
         data.insert("nonce".into(), json!(nonce));
     }
@@ -204,7 +236,7 @@ async fn start_redirect(
         &state,
         provider.pkce.then_some(verifier.as_str()),
         nonce.as_deref(),
-        &redirect_uri(call, provider),
+        &redirect_uri(call, provider, flow),
         &request.scopes,
         request.login_hint.as_deref(),
     );
@@ -214,10 +246,10 @@ async fn start_redirect(
 
 /// `POST /sign-in/social`.
 pub(crate) async fn sign_in_social(call: &Call<'_>) -> Result<Reply, AuthError> {
-    let request = parse_request(call)?;
+    let request = parse_request(call, "provider")?;
     let provider = call.svc.providers.get(&request.provider).ok_or_else(provider_not_found)?;
     let Some(id_token) = &request.id_token else {
-        return start_redirect(call, &request, provider, None).await;
+        return start_redirect(call, &request, provider, None, Flow::Social).await;
     };
     let profile = verify_id_token_body(call, provider, id_token).await?;
     let Some(email) = profile.email.clone() else {
@@ -248,12 +280,12 @@ pub(crate) async fn sign_in_social(call: &Call<'_>) -> Result<Reply, AuthError> 
 
 /// `POST /link-social` (session): starts a link flow, or links an ID token's account directly.
 pub(crate) async fn link_social(call: &Call<'_>) -> Result<Reply, AuthError> {
-    let request = parse_request(call)?;
+    let request = parse_request(call, "provider")?;
     let active = read!(call.svc, txn, session::require(call, txn).await)?;
     let provider = call.svc.providers.get(&request.provider).ok_or_else(provider_not_found)?;
     let Some(id_token) = &request.id_token else {
         let link = LinkTarget { user_id: active.user.id.clone(), email: active.user.email.clone() };
-        return start_redirect(call, &request, provider, Some(link)).await;
+        return start_redirect(call, &request, provider, Some(link), Flow::Social).await;
     };
     let profile = verify_id_token_body(call, provider, id_token).await?;
     let Some(email) = profile.email.clone() else {
@@ -301,6 +333,36 @@ pub(crate) async fn link_social(call: &Call<'_>) -> Result<Reply, AuthError> {
     });
     outcome?;
     Ok(Reply::json(json!({"url": "", "status": true, "redirect": false})))
+}
+
+/// A genericOAuth plugin provider (`genericOAuth` entries; the built-in providers are not the plugin's).
+fn plugin_provider<'a>(call: &'a Call<'_>, id: &str) -> Option<&'a ProviderConfig> {
+    call.svc.providers.get(id).filter(|p| p.kind == ProviderKind::Generic)
+}
+
+fn plugin_config_not_found(id: &str) -> AuthError {
+    AuthError::new(400, "PROVIDER_CONFIG_NOT_FOUND", format!("No config found for provider {id}"))
+}
+
+/// `POST /sign-in/oauth2` (genericOAuth plugin): `{providerId, callbackURL?, …}` → `{url, redirect}`.
+pub(crate) async fn sign_in_oauth2(call: &Call<'_>) -> Result<Reply, AuthError> {
+    let mut request = parse_request(call, "providerId")?;
+    request.id_token = None;
+    let provider =
+        plugin_provider(call, &request.provider).ok_or_else(|| plugin_config_not_found(&request.provider))?;
+    start_redirect(call, &request, provider, None, Flow::GenericPlugin).await
+}
+
+/// `POST /oauth2/link` (genericOAuth plugin, session): `{providerId, callbackURL, …}` → `{url, redirect: true}`.
+pub(crate) async fn link_oauth2(call: &Call<'_>) -> Result<Reply, AuthError> {
+    let mut request = parse_request(call, "providerId")?;
+    Body::required(call)?.string("callbackURL")?;
+    request.id_token = None;
+    request.disable_redirect = false;
+    let active = read!(call.svc, txn, session::require(call, txn).await)?;
+    let provider = plugin_provider(call, &request.provider).ok_or_else(provider_not_found)?;
+    let link = LinkTarget { user_id: active.user.id.clone(), email: active.user.email.clone() };
+    start_redirect(call, &request, provider, Some(link), Flow::GenericPlugin).await
 }
 
 /// Verifies the `idToken` of sign-in/social or link-social (providers that issue ID tokens only).
@@ -351,11 +413,25 @@ fn error_code(message: &'static str) -> &'static str {
 /// The callback's parameters, in the order Better Auth's schema lists them.
 const CALLBACK_FIELDS: [&str; 6] = ["code", "error", "device_id", "error_description", "state", "user"];
 
-/// `GET|POST /callback/:providerId`.
-pub(crate) async fn callback(call: &Call<'_>, provider_id: &str) -> Result<Reply, AuthError> {
+/// `GET|POST /callback/:providerId`, and the genericOAuth plugin's `GET /oauth2/callback/:providerId`.
+pub(crate) async fn callback(call: &Call<'_>, provider_id: &str, flow: Flow) -> Result<Reply, AuthError> {
     let svc = call.svc;
     let auth_base = svc.config.auth_base();
     let default_error_url = format!("{auth_base}/error");
+    if flow == Flow::GenericPlugin {
+        // The plugin answers a provider error or a missing code before looking at the state.
+        let error = call.query_param("error").filter(|e| !e.is_empty());
+        if error.is_some() || call.query_param("code").is_none_or(str::is_empty) {
+            let mut pairs = vec![("error", error.unwrap_or("oAuth_code_missing"))];
+            if let Some(description) = call.query_param("error_description") {
+                pairs.push(("error_description", description));
+            }
+            return Ok(Reply::redirect(format!("{default_error_url}?{}", form_urlencode(&pairs))));
+        }
+        if plugin_provider(call, provider_id).is_none() {
+            return Err(plugin_config_not_found(provider_id));
+        }
+    }
     if call.req.method == http::Method::POST {
         // Form-post providers: answer with a GET of the same callback (body, then query, values).
         let from_body = |name: &str| call.body.as_ref().and_then(|b| b.get(name)).and_then(Json::as_str);
@@ -411,7 +487,7 @@ pub(crate) async fn callback(call: &Call<'_>, provider_id: &str) -> Result<Reply
     }
     let error_url = data.error_url.clone().unwrap_or(default_error_url);
     let fail = |code: &str, description: Option<&str>| {
-        let mut pairs = vec![("error", code)];
+        let mut pairs = vec![("error", flow.error_code(code))];
         if let Some(description) = description {
             pairs.push(("error_description", description));
         }
@@ -426,13 +502,18 @@ pub(crate) async fn callback(call: &Call<'_>, provider_id: &str) -> Result<Reply
     let Some(provider) = svc.providers.get(provider_id) else {
         return Ok(fail("oauth_provider_not_found", None));
     };
+    if data.provider_id.as_deref().is_some_and(|issued_for| issued_for != provider.id) {
+        // A state from one provider's flow at another provider's callback (an OAuth mix-up): never exchange.
+        tracing::warn!(provider = %provider.id, "OAuth callback with a state issued for another provider");
+        return Ok(fail("state_mismatch", None));
+    }
     let Ok(endpoints) = endpoints_or_error(call, provider).await else {
         return Ok(fail("invalid_code", None));
     };
     let verifier = provider.pkce.then_some(data.code_verifier.as_str());
     let tokens = match svc
         .providers
-        .exchange_code(provider, &endpoints, &code, verifier, &redirect_uri(call, provider), call.now_ms)
+        .exchange_code(provider, &endpoints, &code, verifier, &redirect_uri(call, provider, flow), call.now_ms)
         .await
     {
         Ok(tokens) => tokens,
@@ -491,6 +572,7 @@ struct StateData {
     link: Option<LinkTarget>,
     request_sign_up: Option<bool>,
     nonce: Option<String>,
+    provider_id: Option<String>,
 }
 
 impl StateData {
@@ -516,6 +598,7 @@ impl StateData {
             link,
             request_sign_up: data.get("requestSignUp").and_then(Json::as_bool),
             nonce: text("nonce"),
+            provider_id: text("providerId"),
         })
     }
 }
@@ -679,7 +762,9 @@ async fn resolve_user(
                 if provider.override_user_info {
                     let mut fields = Object::new();
                     fields.insert("name".into(), Value::String(name.clone()));
-                    fields.insert("image".into(), profile.image.clone().map_or(Value::Null, Value::String));
+                    if let Some(image) = &profile.image {
+                        fields.insert("image".into(), Value::String(image.clone()));
+                    }
                     fields.insert("email".into(), Value::String(email.clone()));
                     let verified = if email == user.email {
                         user.email_verified || profile.email_verified

@@ -138,6 +138,7 @@ async fn github_sign_up_then_sign_in() {
     assert_eq!(data["callbackURL"], json!("/dashboard"));
     assert_eq!(data["newUserURL"], json!("/welcome"));
     assert_eq!(data["state"], json!(state));
+    assert_eq!(data["providerId"], json!("github"));
     let verifier = data["codeVerifier"].as_str().unwrap();
     assert_eq!(verifier.len(), 128);
     assert_eq!(params[6].1, crypto::pkce_challenge_s256(verifier));
@@ -423,10 +424,16 @@ async fn provider_errors_and_missing_codes_redirect_to_the_error_url() {
     let resp = browser.get(&format!("/callback/github?code=bad-code&state={state}")).await;
     assert_eq!(location(&resp), "http://localhost:3000/api/auth/error?error=invalid_code");
 
-    // A state issued for github presented at another provider's callback path.
-    let path = start(&mut browser, body, "e").await;
+    // A state issued for github presented at another provider's callback path: an unknown provider, or a known
+    // one the state was not issued for (a mix-up: the code is never sent to the wrong token endpoint).
+    let path = start(&mut browser, body.clone(), "e").await;
     let resp = browser.get(&path.replace("/callback/github", "/callback/nope")).await;
     assert_eq!(location(&resp), "/auth-error?error=oauth_provider_not_found");
+    let path = start(&mut browser, body, "e").await;
+    let exchanges = mock.token_requests().len();
+    let resp = browser.get(&path.replace("/callback/github", "/callback/google")).await;
+    assert_eq!(location(&resp), "/auth-error?error=state_mismatch");
+    assert_eq!(mock.token_requests().len(), exchanges);
     assert_eq!(env.count(Model::User, &[]).await, 0);
 }
 
@@ -788,4 +795,74 @@ async fn tokens_are_stored_plain_when_encryption_is_off() {
     browser.get(&path).await;
     let account = env.row::<Account>(&[Where::eq("providerId", "github")]).await.unwrap();
     assert!(account.access_token.unwrap().starts_with("mock-access-"));
+}
+
+#[tokio::test]
+async fn generic_oauth_plugin_endpoints() {
+    let (env, mock) = deployment(json!({})).await;
+    mock.add_user(MockUser::verified("acme-1", "gen@example.com"));
+    let mut browser = env.browser();
+
+    // sign-in/oauth2 {providerId}: the plugin's redirect URI, then its callback.
+    let resp = browser.post("/sign-in/oauth2", json!({"providerId": "acme", "callbackURL": "/in"})).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["redirect"], json!(true));
+    let url = resp.json()["url"].as_str().unwrap().to_string();
+    assert!(
+        url.contains("&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fapi%2Fauth%2Foauth2%2Fcallback%2Facme&"),
+        "{url}"
+    );
+    let path = consent(&url, "gen").await;
+    assert!(path.starts_with("/oauth2/callback/acme?code="), "{path}");
+    assert_eq!(location(&browser.get(&path).await), "/in");
+    assert_eq!(browser.session().await["user"]["email"], json!("gen@example.com"));
+
+    // Only genericOAuth providers are the plugin's.
+    let resp = browser.post("/sign-in/oauth2", json!({"providerId": "github"})).await;
+    check_error(&resp, 400, "PROVIDER_CONFIG_NOT_FOUND", "No config found for provider github");
+    let resp = env.send(Req::get("/oauth2/callback/github?code=x&state=y")).await;
+    check_error(&resp, 400, "PROVIDER_CONFIG_NOT_FOUND", "No config found for provider github");
+
+    // Provider errors and missing codes, before the state.
+    let resp = env.send(Req::get("/oauth2/callback/acme?error=access_denied&error_description=nope")).await;
+    assert_eq!(location(&resp), "http://localhost:3000/api/auth/error?error=access_denied&error_description=nope");
+    let resp = env.send(Req::get("/oauth2/callback/acme?state=abc")).await;
+    assert_eq!(location(&resp), "http://localhost:3000/api/auth/error?error=oAuth_code_missing");
+
+    // The plugin's names for a failed exchange and an unusable profile.
+    let body = json!({"providerId": "acme", "errorCallbackURL": "/e"});
+    let resp = browser.post("/sign-in/oauth2", body.clone()).await;
+    let forged = resp.json()["url"].as_str().unwrap().replace("code_challenge=", "code_challenge=x");
+    let path = consent(&forged, "gen").await;
+    assert_eq!(location(&browser.get(&path).await), "/e?error=oauth_code_verification_failed");
+    mock.tamper(Tamper { aud: Some("other".into()), ..Tamper::default() });
+    let resp = browser.post("/sign-in/oauth2", body).await;
+    let path = consent(resp.json()["url"].as_str().unwrap(), "gen").await;
+    assert_eq!(location(&browser.get(&path).await), "/e?error=user_info_is_missing");
+    mock.tamper(Tamper::default());
+
+    // A sign-in/social state (redirect URI /callback/acme) at the plugin's callback: the redirect URI no longer
+    // matches what the code was issued for, so the provider refuses the exchange.
+    let resp = browser.post("/sign-in/social", json!({"provider": "acme", "errorCallbackURL": "/e"})).await;
+    let path = consent(resp.json()["url"].as_str().unwrap(), "gen").await;
+    let resp = browser.get(&path.replace("/callback/acme", "/oauth2/callback/acme")).await;
+    assert_eq!(location(&resp), "/e?error=oauth_code_verification_failed");
+
+    // oauth2/link: a signed-in user links the provider account with the same (verified) address.
+    let (mut lin, lin_user) = env.signed_up("Lin", "lin@example.com").await;
+    mock.add_user(MockUser::verified("acme-lin", "lin@example.com"));
+    let resp = lin.post("/oauth2/link", json!({"providerId": "acme"})).await;
+    check_error(
+        &resp,
+        400,
+        "VALIDATION_ERROR",
+        "[body.callbackURL] Invalid input: expected string, received undefined",
+    );
+    let resp = lin.post("/oauth2/link", json!({"providerId": "acme", "callbackURL": "/settings"})).await;
+    assert_eq!(resp.json()["redirect"], json!(true));
+    let path = consent(resp.json()["url"].as_str().unwrap(), "lin").await;
+    assert_eq!(location(&lin.get(&path).await), "/settings");
+    let account = env.row::<Account>(&[Where::eq("accountId", "acme-lin")]).await.unwrap();
+    assert_eq!(Some(account.user_id.as_str()), lin_user["id"].as_str());
+    check_empty(&env.send(Req::post("/oauth2/link", json!({"providerId": "acme", "callbackURL": "/x"}))).await, 401);
 }
