@@ -2,9 +2,14 @@
 //
 // Every test file starts its own deployment in a `before()` hook and stops it in `after()`, so files never share
 // state. The binary comes from `AUTHVEX_CHAT_BIN` (default `<repo>/target/debug/chat`).
+//
+// Backend: SQLite in the data directory, or with `AUTHVEX_E2E_DATABASE=postgres` (or the `database: "postgres"`
+// option) a fresh PostgreSQL database per data directory, created and dropped with `psql` through
+// `AUTHVEX_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and passed as `--db`.
 
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -26,6 +31,73 @@ process.on("exit", () => {
 export function chatBinary() {
   return resolve(process.env.AUTHVEX_CHAT_BIN || join(REPO_ROOT, "target", "debug", "chat"));
 }
+
+/** The backend deployments use unless a test says otherwise: `sqlite` (default) or `postgres`. */
+export function defaultDatabase() {
+  const chosen = (process.env.AUTHVEX_E2E_DATABASE || "sqlite").trim();
+  if (chosen !== "sqlite" && chosen !== "postgres") {
+    throw new Error(`AUTHVEX_E2E_DATABASE=${chosen} is not a backend (use sqlite or postgres)`);
+  }
+  return chosen;
+}
+
+const POSTGRES_ADMIN_URL = process.env.AUTHVEX_TEST_POSTGRES_URL || "postgres://postgres@127.0.0.1:5432/postgres";
+/** The file in a data directory naming its PostgreSQL database, so a restart on that directory reuses it. */
+const DATABASE_MARKER = "e2e-postgres-url";
+/** Databases created by this process, dropped when it exits. */
+const createdDatabases = new Set();
+
+function psql(sql) {
+  try {
+    execFileSync("psql", [POSTGRES_ADMIN_URL, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { stdio: "pipe" });
+  } catch (err) {
+    throw new Error(
+      `psql at ${POSTGRES_ADMIN_URL} failed (${sql}): ${err.stderr ?? err}. Start PostgreSQL with ` +
+        "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` or set AUTHVEX_TEST_POSTGRES_URL",
+    );
+  }
+}
+
+function withDatabase(url, name) {
+  const match = /^(postgres(?:ql)?:\/\/[^/?]*)(?:\/[^?]*)?(\?.*)?$/.exec(url);
+  if (!match) throw new Error(`AUTHVEX_TEST_POSTGRES_URL must be a postgres:// URL, got ${url}`);
+  return `${match[1]}/${name}${match[2] ?? ""}`;
+}
+
+/** The PostgreSQL database of a data directory: the one named in its marker, or a new one. */
+export function postgresDatabaseFor(dataDir) {
+  const marker = join(dataDir, DATABASE_MARKER);
+  if (existsSync(marker)) return readFileSync(marker, "utf8").trim();
+  const name = `authvex_e2e_${randomBytes(8).toString("hex")}`;
+  psql(`CREATE DATABASE ${name}`);
+  createdDatabases.add(name);
+  const url = withDatabase(POSTGRES_ADMIN_URL, name);
+  writeFileSync(marker, url);
+  return url;
+}
+
+function dropDatabase(url) {
+  const name = /\/([^/?]+)(\?.*)?$/.exec(url)?.[1];
+  if (!name || !createdDatabases.has(name)) return;
+  createdDatabases.delete(name);
+  try {
+    psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } catch (err) {
+    process.stderr.write(`note: could not drop ${name}: ${err.message}\n`);
+  }
+}
+
+process.on("exit", () => {
+  for (const name of createdDatabases) {
+    try {
+      execFileSync("psql", [POSTGRES_ADMIN_URL, "-qAtc", `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], {
+        stdio: "ignore",
+      });
+    } catch {
+      // best effort
+    }
+  }
+});
 
 /** A fresh, empty data directory in the OS temp dir. */
 export async function makeDataDir() {
@@ -49,12 +121,21 @@ class Capture {
  * Options: `binary` (default {@link chatBinary}), `extraArgs` (appended to the command line), `dataDir` (reuse
  * an existing directory; the caller then owns it — otherwise a fresh temp dir is created and removed on stop),
  * `config` (an object written to a temp JSON file passed as `--config`, e.g. `{auth: {rateLimit: {enabled:
- * false}}}`), `env` (extra environment variables for the process).
+ * false}}}`), `env` (extra environment variables for the process), `database` (`"sqlite"` or `"postgres"`, default
+ * {@link defaultDatabase}; with PostgreSQL the data directory remembers its database, so a restart on the same
+ * `dataDir` finds the same data, and the database is dropped when the harness removes the directory).
  *
  * Returns `{apiUrl, siteUrl, authUrl, dataDir, stderr(), stdout(), exited, stop(), kill(), printLogsIfFailed(t),
  * outbox(), waitForMail(predicate)}`.
  */
-export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir, config, env = {} } = {}) {
+export async function startChat({
+  binary = chatBinary(),
+  extraArgs = [],
+  dataDir,
+  config,
+  env = {},
+  database = defaultDatabase(),
+} = {}) {
   if (!existsSync(binary)) {
     throw new Error(
       `chat binary not found at ${binary}: build the example (cargo build -p chat) or set AUTHVEX_CHAT_BIN`,
@@ -70,7 +151,9 @@ export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir
     await writeFile(configFile, JSON.stringify(config, null, 2));
     configArgs.push("--config", configFile);
   }
-  const args = ["dev", "--data", dir, "--port", "0", "--site-port", "0", ...configArgs, ...extraArgs];
+  const databaseUrl = database === "postgres" ? postgresDatabaseFor(dir) : undefined;
+  const dbArgs = databaseUrl === undefined ? [] : ["--db", databaseUrl];
+  const args = ["dev", "--data", dir, "--port", "0", "--site-port", "0", ...dbArgs, ...configArgs, ...extraArgs];
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   live.add(child);
 
@@ -125,6 +208,8 @@ export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir
     /** `<siteUrl>/api/auth`, where the Better Auth endpoints live. */
     authUrl: undefined,
     dataDir: dir,
+    /** The PostgreSQL URL when the deployment runs on PostgreSQL (`undefined` on SQLite). */
+    databaseUrl,
     pid: child.pid,
     /** Resolves with `{code, signal}` once the process has exited. */
     exited,
@@ -208,7 +293,10 @@ export async function startChat({ binary = chatBinary(), extraArgs = [], dataDir
     const status = await exited;
     if (!stopped) {
       stopped = true;
-      if (ownsDataDir) await rm(dir, { recursive: true, force: true });
+      if (ownsDataDir) {
+        await rm(dir, { recursive: true, force: true });
+        if (databaseUrl !== undefined) dropDatabase(databaseUrl);
+      }
       if (configDir !== undefined) await rm(configDir, { recursive: true, force: true });
     }
     return { ...status, forced };
