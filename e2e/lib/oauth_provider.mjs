@@ -2,7 +2,8 @@
 // ("Authorize") and, once approved, redirects back with a code; the token endpoint checks the client secret, the
 // redirect URI and the PKCE verifier against the S256 challenge (each code works once); `/user` and
 // `/user/emails` answer for the access token as GitHub's REST API does (the profile's e-mail is private, the
-// address comes from the e-mail list). Point authvex at it with the `socialProviders.github` endpoint overrides.
+// address comes from the e-mail list), and `/userinfo` as an OpenID Connect userinfo endpoint (for generic OAuth 2
+// providers). Point authvex at it with the `socialProviders.github` endpoint overrides or a `genericOAuth` entry.
 
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -46,7 +47,7 @@ export async function startOAuthProvider({ user }) {
     try {
       if (url.pathname === "/login/oauth/authorize") return authorize(req, res, url, body);
       if (url.pathname === "/login/oauth/access_token" && req.method === "POST") return token(res, req, body);
-      if (url.pathname === "/user" || url.pathname === "/user/emails") return profile(req, res, url.pathname);
+      if (["/user", "/user/emails", "/userinfo"].includes(url.pathname)) return profile(req, res, url.pathname);
       res.writeHead(404).end();
     } catch (err) {
       json(res, 500, { error: String(err) });
@@ -112,6 +113,15 @@ export async function startOAuthProvider({ user }) {
     const auth = req.headers.authorization ?? "";
     const found = tokens.get(auth.replace(/^Bearer /, ""));
     if (!found) return json(res, 401, { message: "Bad credentials" });
+    if (path === "/userinfo") {
+      return json(res, 200, {
+        sub: `forge-${found.id}`,
+        email: found.email,
+        email_verified: found.verified ?? true,
+        name: found.name,
+        picture: `https://avatars.example/u/${found.id}`,
+      });
+    }
     if (path === "/user") {
       return json(res, 200, {
         login: found.login,
@@ -132,6 +142,7 @@ export async function startOAuthProvider({ user }) {
     userInfoUrl: `${provider.url}/user`,
     emailsUrl: `${provider.url}/user/emails`,
   };
+  provider.userInfoUrl = `${provider.url}/userinfo`;
   provider.stop = () =>
     new Promise((resolve) => {
       server.closeAllConnections();

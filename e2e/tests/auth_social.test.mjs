@@ -17,7 +17,17 @@ describe("better-auth client: social sign-in (GitHub)", { timeout: 300_000 }, ()
 
   before(async () => {
     provider = await startOAuthProvider({ user: { id: 1, login: "nobody", email: "nobody@example.com" } });
-    server = await startChatWithGitHub(provider);
+    // Also a generic OAuth 2 provider ("forge") on the same mock: explicit endpoints, userinfo for the profile.
+    const forge = {
+      providerId: "forge",
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      authorizationUrl: provider.endpoints.authorizationUrl,
+      tokenUrl: provider.endpoints.tokenUrl,
+      userInfoUrl: provider.userInfoUrl,
+      scopes: ["profile", "email"],
+    };
+    server = await startChatWithGitHub(provider, { auth: { genericOAuth: [forge] } });
   });
   afterEach((t) => server?.printLogsIfFailed(t));
   after(async () => {
@@ -123,6 +133,28 @@ describe("better-auth client: social sign-in (GitHub)", { timeout: 300_000 }, ()
         const last = await owner.client.unlinkAccount({ providerId: "credential" });
         assert.equal(last.error?.status, 400);
         assert.equal(last.error?.code, "YOU_CANT_UNLINK_YOUR_LAST_ACCOUNT");
+      });
+
+      test("generic OAuth 2: signIn.social and the genericOAuth plugin's signIn.oauth2", async () => {
+        // No client plugin needed: the client maps signIn.oauth2 to POST /sign-in/oauth2 by itself.
+        for (const [call, callbackPath] of [
+          [(client, body) => client.signIn.social({ provider: "forge", ...body }), "/callback/forge"],
+          [(client, body) => client.signIn.oauth2({ providerId: "forge", ...body }), "/oauth2/callback/forge"],
+        ]) {
+          const identity = githubUser("forge");
+          provider.user = identity;
+          const browser = openBrowser(flavour, server.siteUrl);
+          const started = expectData(await call(browser.client, { callbackURL: "/dashboard" }));
+          assert.equal(new URL(started.url).searchParams.get("redirect_uri"), `${server.authUrl}${callbackPath}`);
+          const callback = await approve(started.url);
+          assert.ok(callback.startsWith(`${server.authUrl}${callbackPath}?`), callback);
+          const landing = await browser.visit(callback);
+          assert.equal(landing.location, "/dashboard", landing.text);
+          const session = expectData(await browser.client.getSession());
+          assert.equal(session.user.email, identity.email);
+          const accounts = expectData(await browser.client.listAccounts());
+          assert.deepEqual(accounts.map((a) => [a.providerId, a.accountId]), [["forge", `forge-${identity.id}`]]);
+        }
       });
 
       test("linkSocial links GitHub to a signed-in e-mail user", async () => {
