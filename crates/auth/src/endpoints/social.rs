@@ -27,6 +27,8 @@ use value::{Object, Value};
 const STATE_TTL_MS: f64 = 600_000.0;
 /// The state cookie's Max-Age: 1.4.9 passes 300 * 1000 where seconds are meant (spec §2.1); reproduced.
 const STATE_COOKIE_MAX_AGE: u64 = 300_000;
+/// Expired verification rows a new sign-in sweeps away (abandoned flows leave their state rows behind).
+const SWEEP_BATCH: usize = 8;
 /// Google's ID-token sign-in accepts tokens issued within the last hour (`maxTokenAge: "1h"`).
 const ID_TOKEN_MAX_AGE_SECS: u64 = 3600;
 
@@ -230,6 +232,7 @@ async fn start_redirect(
         adapter::create(txn, Model::Verification, fields).await.map_err(adapter_error)?;
         Ok(())
     })?;
+    sweep_expired_rows(call).await;
     let url = social::authorization_url(
         provider,
         &endpoints,
@@ -242,6 +245,28 @@ async fn start_redirect(
     );
     let cookie = cookies::signed_cookie(&svc.cookies, "state", &state, &svc.config.secret, Some(STATE_COOKIE_MAX_AGE));
     Ok(Reply::json(json!({"url": url, "redirect": !request.disable_redirect})).with_cookies([cookie]))
+}
+
+/// Deletes a few expired verification rows, best effort (one attempt: a conflict means a concurrent sign-in swept
+/// them). Every sign-in sweeps more rows than it creates, so abandoned flows cannot grow the table without bound;
+/// Better Auth deletes expired rows on each verification lookup for the same reason.
+async fn sweep_expired_rows(call: &Call<'_>) {
+    let db = &call.svc.db;
+    let Ok(mut txn) = db.begin(false).await else { return };
+    let expired = [Where::new("expiresAt", adapter::Operator::Lt, call.now_ms)];
+    let options = adapter::FindOptions::limit(SWEEP_BATCH).sort_by("expiresAt", database::Order::Asc);
+    let rows = match adapter::find_many_rows::<Verification>(&mut txn, &expired, options).await {
+        Ok(rows) if !rows.is_empty() => rows,
+        _ => return,
+    };
+    for row in &rows {
+        if adapter::delete_one(&mut txn, Model::Verification, &[Where::id(row.id.as_str())]).await.is_err() {
+            return;
+        }
+    }
+    if let Err(e) = db.commit(txn).await {
+        tracing::debug!(error = %e, "sweeping expired verification rows lost a race");
+    }
 }
 
 /// `POST /sign-in/social`.

@@ -377,6 +377,17 @@ async fn an_expired_state_must_restart() {
     assert_eq!(location(&resp), "http://localhost:3000/api/auth/error?error=please_restart_the_process");
     assert_eq!(resp.set_cookies(), [CLEAR_STATE]);
     assert!(mock.token_requests().is_empty());
+
+    // Abandoned flows do not pile up: each new sign-in sweeps expired state rows.
+    for _ in 0..12 {
+        browser.post("/sign-in/social", json!({"provider": "github"})).await;
+    }
+    assert_eq!(env.count(Model::Verification, &[]).await, 12);
+    env.advance_secs(601);
+    browser.post("/sign-in/social", json!({"provider": "github"})).await;
+    assert_eq!(env.count(Model::Verification, &[]).await, 12 - 8 + 1);
+    browser.post("/sign-in/social", json!({"provider": "github"})).await;
+    assert_eq!(env.count(Model::Verification, &[]).await, 2);
 }
 
 #[tokio::test]
