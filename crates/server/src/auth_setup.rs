@@ -91,15 +91,15 @@ pub(crate) async fn build(
             Arc::new(auth::email::SmtpTransport::new(smtp).map_err(|e| ServerError::Auth(e.to_string()))?)
         }
     };
-    let hash_permits = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let deps = auth::AuthDeps {
-        db: db.clone(),
-        clock,
-        entropy,
-        mailer,
-        rate_limit_store: Arc::new(auth::rate_limit::MemoryStore::default()),
-        hash_permits,
-        http: Arc::new(http),
+    // Shared counters through Redis when configured (several nodes), this node's memory otherwise.
+    let rate_limit_store: Arc<dyn auth::rate_limit::RateLimitStore> = match lookup(config, env, "AUTHVEX_REDIS_URL") {
+        Some(url) => {
+            Arc::new(crate::redis_rate_limit::RedisRateLimitStore::connect(url).await.map_err(ServerError::Auth)?)
+        }
+        None => Arc::new(auth::rate_limit::MemoryStore::default()),
     };
+    let hash_permits = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let deps =
+        auth::AuthDeps { db: db.clone(), clock, entropy, mailer, rate_limit_store, hash_permits, http: Arc::new(http) };
     auth::AuthService::new(auth_config, deps).map_err(ServerError::Auth)
 }

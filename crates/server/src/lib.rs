@@ -5,6 +5,7 @@ mod auth_setup;
 pub mod env_store;
 pub mod health;
 pub mod identity_setup;
+pub mod redis_rate_limit;
 pub mod transfer;
 
 use database::{Database, DatabaseConfig, OsEntropy, SystemClock};
