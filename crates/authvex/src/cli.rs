@@ -320,6 +320,7 @@ async fn run_deployment(
     }
     let storage = config.storage.describe();
     let server = server::start(app, config).await.context("cannot start the deployment")?;
+    let term = TermSignal::install();
     println!("authvex {}: deployment ready (data: {storage})", mode.name());
     println!("API URL:  {}", server.api_url);
     println!("Site URL: {}", server.site_url);
@@ -327,7 +328,7 @@ async fn run_deployment(
     let _ = std::io::stdout().flush();
     let stopper = server.stopper();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown_signal(term).await;
         tracing::info!("shutting down");
         let _ = stopper.send(true);
     });
@@ -386,16 +387,15 @@ fn process_env() -> std::collections::BTreeMap<String, String> {
     std::env::vars().filter(|(name, _)| NAMES.contains(&name.as_str())).collect()
 }
 
-async fn shutdown_signal() {
+/// Waits for Ctrl-C or SIGTERM. The SIGTERM handler is installed by [`TermSignal::install`] before the URLs are
+/// printed, so a supervisor that stops the process as soon as it is ready still gets a clean shutdown.
+async fn shutdown_signal(term: TermSignal) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
+        let Some(mut term) = term.0 else {
+            let _ = ctrl_c.await;
+            return;
         };
         tokio::select! {
             _ = ctrl_c => {}
@@ -404,6 +404,23 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     {
+        let _ = term;
         let _ = ctrl_c.await;
+    }
+}
+
+/// SIGTERM, registered early (nothing on other platforms).
+struct TermSignal(#[cfg(unix)] Option<tokio::signal::unix::Signal>);
+
+impl TermSignal {
+    fn install() -> TermSignal {
+        #[cfg(unix)]
+        {
+            TermSignal(tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok())
+        }
+        #[cfg(not(unix))]
+        {
+            TermSignal()
+        }
     }
 }

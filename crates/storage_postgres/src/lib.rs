@@ -256,7 +256,22 @@ impl Persistence for PostgresPersistence {
             return Ok(());
         }
         let mut conn = self.conn().await?;
-        writer::write_commits(&mut conn, &commits).await
+        writer::write_commits(&mut conn, None, &commits).await
+    }
+
+    async fn write_if_latest(&self, expected_latest: Option<Timestamp>, commits: Vec<Commit>) -> Result<()> {
+        let mut conn = self.conn().await?;
+        writer::write_commits(&mut conn, Some(expected_latest), &commits).await
+    }
+
+    /// Several processes may open the same database (several `authvex serve` nodes).
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn put_meta_if(&self, key: &str, expected: Option<&[u8]>, value: Option<Vec<u8>>) -> Result<bool> {
+        let mut conn = self.conn().await?;
+        writer::put_meta_if(&mut conn, key, expected, value.as_deref()).await
     }
 
     async fn snapshot(&self) -> Result<Box<dyn Snapshot>> {

@@ -51,6 +51,15 @@ impl Persistence for OwnedDatabase {
     async fn write(&self, commits: Vec<Commit>) -> storage::Result<()> {
         self.inner.write(commits).await
     }
+    async fn write_if_latest(&self, expected: Option<Timestamp>, commits: Vec<Commit>) -> storage::Result<()> {
+        self.inner.write_if_latest(expected, commits).await
+    }
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+    async fn put_meta_if(&self, key: &str, expected: Option<&[u8]>, value: Option<Vec<u8>>) -> storage::Result<bool> {
+        self.inner.put_meta_if(key, expected, value).await
+    }
     async fn snapshot(&self) -> storage::Result<Box<dyn Snapshot>> {
         self.inner.snapshot().await
     }

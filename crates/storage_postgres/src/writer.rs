@@ -7,7 +7,7 @@
 use crate::{backend, pg_error, ts_from_sql, ts_to_sql, MAX_TS};
 use deadpool_postgres::{Object, Transaction};
 use std::collections::BTreeMap;
-use storage::{Commit, IndexWrite, Result, StorageError, TableNumber};
+use storage::{Commit, IndexWrite, Result, StorageError, TableNumber, Timestamp};
 
 const LOCK_COMMITS: &str = "LOCK TABLE commit_log IN SHARE ROW EXCLUSIVE MODE";
 const DELETE_DOCUMENTS: &str = "DELETE FROM documents WHERE id = ANY($1::bytea[])";
@@ -36,13 +36,29 @@ async fn run(tx: &Transaction<'_>, sql: &str, params: &[&(dyn tokio_postgres::ty
 
 /// Applies a batch of commits atomically: under the commit lock every ts is checked against the stored maximum
 /// before anything is written, and a failure anywhere rolls the whole batch back.
-pub(crate) async fn write_commits(conn: &mut Object, commits: &[Commit]) -> Result<()> {
+///
+/// With `expected_latest`, the batch is written only if the latest stored commit is that one (`Some(None)`: no
+/// commit yet), checked under the same lock, else `Conflict` and nothing is written: processes sharing the
+/// database commit this way, so none can slip a commit in between another's conflict check and its write.
+pub(crate) async fn write_commits(
+    conn: &mut Object,
+    expected_latest: Option<Option<Timestamp>>,
+    commits: &[Commit],
+) -> Result<()> {
     let tx = begin(conn, "write").await?;
     tx.batch_execute(LOCK_COMMITS).await.map_err(backend("lock the commit log"))?;
     let statement = tx.prepare_cached(MAX_TS).await.map_err(backend("prepare max ts"))?;
     let max: Option<i64> =
         tx.query_one(&statement, &[]).await.and_then(|row| row.try_get(0)).map_err(backend("read max ts"))?;
     let mut previous = max.map(ts_from_sql).transpose()?;
+    if let Some(expected) = expected_latest.filter(|expected| *expected != previous) {
+        return Err(StorageError::Conflict(format!(
+            "the latest commit is {previous:?}, not the expected {expected:?}"
+        )));
+    }
+    if commits.is_empty() {
+        return Ok(());
+    }
     let mut timestamps = Vec::with_capacity(commits.len());
     let mut logs: Vec<&[u8]> = Vec::with_capacity(commits.len());
     for commit in commits {
@@ -135,6 +151,33 @@ pub(crate) async fn put_meta(conn: &mut Object, entries: &[(String, Option<Vec<u
         run(&tx, UPSERT_META, &[&keys, &values]).await?;
     }
     tx.commit().await.map_err(backend("commit put_meta"))
+}
+
+/// Sets or removes one metadata value if it currently equals `expected`. Compare-and-set calls are serialized by a
+/// self-conflicting lock on `meta` (plain reads pass), so two processes never both see the old value.
+pub(crate) async fn put_meta_if(
+    conn: &mut Object,
+    key: &str,
+    expected: Option<&[u8]>,
+    value: Option<&[u8]>,
+) -> Result<bool> {
+    let tx = begin(conn, "put_meta_if").await?;
+    tx.batch_execute("LOCK TABLE meta IN SHARE ROW EXCLUSIVE MODE").await.map_err(backend("lock meta"))?;
+    let key_bytes = key.as_bytes();
+    let current: Option<Vec<u8>> = tx
+        .query_opt("SELECT value FROM meta WHERE key = $1", &[&key_bytes])
+        .await
+        .and_then(|row| row.map(|row| row.try_get(0)).transpose())
+        .map_err(|error| pg_error(&format!("put_meta_if read {key:?}"), &error))?;
+    if current.as_deref() != expected {
+        return Ok(false);
+    }
+    match value {
+        Some(value) => run(&tx, UPSERT_META, &[&vec![key_bytes], &vec![value]]).await?,
+        None => run(&tx, DELETE_META, &[&vec![key_bytes]]).await?,
+    }
+    tx.commit().await.map_err(|error| pg_error(&format!("commit put_meta_if {key:?}"), &error))?;
+    Ok(true)
 }
 
 pub(crate) async fn backfill_index(conn: &mut Object, entries: &[IndexWrite]) -> Result<()> {
