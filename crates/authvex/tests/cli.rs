@@ -193,3 +193,26 @@ async fn ready_reports_503_when_postgres_goes_away_while_health_stays_200() {
     assert_eq!(get(&format!("{}/health", server.api_url)).await.0, 200, "liveness does not depend on the database");
     server.stop();
 }
+
+#[tokio::test]
+async fn the_config_files_database_key_is_used_and_the_flag_wins_over_it() {
+    let database = TestDatabase::create_or_panic().await;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("authvex.json");
+    std::fs::write(&config, serde_json::json!({"database": database.url()}).to_string()).unwrap();
+
+    let mut command = authvex(&["dev", "--port", "0", "--site-port", "0", "--data"]);
+    command.arg(data.path()).arg("--config").arg(&config);
+    let server = Running::start(command);
+    assert!(server.first_line.contains("(data: PostgreSQL at postgres@"), "{}", server.first_line);
+    server.stop();
+
+    // AUTHVEX_DATABASE_URL overrides the file, and --db overrides both: here with URLs that fail, naming which.
+    let mut command = authvex(&["dev", "--port", "0", "--site-port", "0", "--data"]);
+    command.arg(data.path()).arg("--config").arg(&config).env("AUTHVEX_DATABASE_URL", "sqlite://from-env");
+    let (ok, _, stderr) = output(&mut command);
+    assert!(!ok && stderr.contains("sqlite://from-env"), "the env var wins over the file: {stderr}");
+    command.args(["--db", "mysql://from-flag"]);
+    let (ok, _, stderr) = output(&mut command);
+    assert!(!ok && stderr.contains("mysql://from-flag"), "the flag wins over the env var: {stderr}");
+}
