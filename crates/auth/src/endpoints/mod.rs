@@ -3,6 +3,7 @@
 mod account;
 pub(crate) mod convex;
 mod password;
+mod provider_tokens;
 mod session;
 mod sign;
 mod social;
@@ -49,6 +50,9 @@ pub(crate) enum Route {
     SignInOAuth2,
     OAuth2Callback(String),
     OAuth2Link,
+    GetAccessToken,
+    RefreshToken,
+    AccountInfo,
 }
 
 impl Route {
@@ -103,6 +107,9 @@ pub(crate) fn route(method: &Method, path: &str) -> Option<Route> {
         "/link-social" if post => Route::LinkSocial,
         "/sign-in/oauth2" if post => Route::SignInOAuth2,
         "/oauth2/link" if post => Route::OAuth2Link,
+        "/get-access-token" if post => Route::GetAccessToken,
+        "/refresh-token" if post => Route::RefreshToken,
+        "/account-info" if get => Route::AccountInfo,
         other if get => {
             let token = other.strip_prefix("/reset-password/")?;
             if token.is_empty() || token.contains('/') {
@@ -148,6 +155,9 @@ pub(crate) async fn dispatch(route: Route, call: &Call<'_>) -> Result<Reply, Aut
         Route::SignInOAuth2 => social::sign_in_oauth2(call).await,
         Route::OAuth2Callback(provider) => social::callback(call, &provider, social::Flow::GenericPlugin).await,
         Route::OAuth2Link => social::link_oauth2(call).await,
+        Route::GetAccessToken => provider_tokens::get_access_token(call).await,
+        Route::RefreshToken => provider_tokens::refresh_token(call).await,
+        Route::AccountInfo => provider_tokens::account_info(call).await,
     }
 }
 

@@ -34,7 +34,7 @@ pub struct Tokens {
 }
 
 /// What the provider says about the user.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Profile {
     /// The provider's stable subject (`sub`, GitHub's numeric id as text): the account's `accountId`.
     pub id: String,
@@ -42,6 +42,8 @@ pub struct Profile {
     pub email: Option<String>,
     pub email_verified: bool,
     pub image: Option<String>,
+    /// What the provider returned (GitHub's `/user`, the ID token's claims, the userinfo document).
+    pub raw: Value,
 }
 
 /// Why a profile could not be read.
@@ -96,6 +98,19 @@ impl Providers {
         Ok(oidc_profile(&claims))
     }
 
+    /// Exchanges a refresh token for new tokens (`grant_type=refresh_token`), under the same rules as
+    /// [`Providers::exchange_code`].
+    pub async fn refresh(
+        &self,
+        provider: &ProviderConfig,
+        endpoints: &Endpoints,
+        refresh_token: &str,
+        now_ms: f64,
+    ) -> Result<Tokens, String> {
+        let pairs = [("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+        self.token_request(provider, endpoints, &pairs, now_ms).await
+    }
+
     /// Exchanges an authorization code at the token endpoint. Any non-2xx answer (a redirect included), an
     /// `error` field or a missing `access_token` is a failure.
     pub async fn exchange_code(
@@ -112,6 +127,18 @@ impl Providers {
             pairs.push(("code_verifier", verifier));
         }
         pairs.push(("redirect_uri", provider.redirect_uri.as_deref().unwrap_or(redirect_uri)));
+        self.token_request(provider, endpoints, &pairs, now_ms).await
+    }
+
+    /// A POST to the token endpoint with the client's credentials (form fields or HTTP Basic).
+    async fn token_request(
+        &self,
+        provider: &ProviderConfig,
+        endpoints: &Endpoints,
+        grant: &[(&str, &str)],
+        now_ms: f64,
+    ) -> Result<Tokens, String> {
+        let mut pairs = grant.to_vec();
         let secret = provider.client_secret.as_deref();
         let mut basic = None;
         match provider.authentication {
@@ -207,6 +234,34 @@ impl Providers {
         }
     }
 
+    /// The current profile of a linked account (account-info): GitHub's API, the userinfo endpoint, or else the
+    /// claims of the ID token stored with the account (verified when it was received).
+    pub async fn stored_profile(
+        &self,
+        provider: &ProviderConfig,
+        endpoints: &Endpoints,
+        tokens: &Tokens,
+    ) -> Result<Profile, ProfileError> {
+        if provider.kind == ProviderKind::GitHub {
+            return self.github_profile(provider, endpoints, tokens).await;
+        }
+        if provider.kind == ProviderKind::Generic {
+            if let Some(url) = &endpoints.user_info {
+                let data = self
+                    .get_json(url, tokens, &[])
+                    .await
+                    .ok_or_else(|| ProfileError::Unusable(format!("the userinfo endpoint {url} gave no profile")))?;
+                return Ok(userinfo_profile(&data));
+            }
+        }
+        let claims = tokens
+            .id_token
+            .as_deref()
+            .and_then(oidc::stored_claims)
+            .ok_or(ProfileError::Unusable("no stored ID token".into()))?;
+        Ok(oidc_profile(&claims))
+    }
+
     /// GitHub: `/user`, and `/user/emails` for the address (the primary one when the profile shows none) and
     /// whether GitHub verified it.
     async fn github_profile(
@@ -244,13 +299,13 @@ impl Providers {
             _ => return Err(ProfileError::Unusable("GitHub /user has no id".into())),
         };
         let text = |name: &str| user.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
-        Ok(Profile {
-            id,
-            name: text("name").or_else(|| text("login")),
-            email,
-            email_verified,
-            image: text("avatar_url"),
-        })
+        let (name, image) = (text("name").or_else(|| text("login")), text("avatar_url"));
+        let mut raw = user;
+        if let (Some(object), Some(email)) = (raw.as_object_mut(), &email) {
+            // Better Auth fills the private address into the profile it hands on.
+            object.insert("email".into(), Value::String(email.clone()));
+        }
+        Ok(Profile { id, name, email, email_verified, image, raw })
     }
 
     /// `GET url` with the access token; the JSON body of a 2xx answer.
@@ -324,6 +379,7 @@ fn oidc_profile(claims: &Map<String, Value>) -> Profile {
         email: text("email"),
         email_verified: truthy(claims.get("email_verified")),
         image: text("picture"),
+        raw: Value::Object(claims.clone()),
     }
 }
 
@@ -341,6 +397,7 @@ fn userinfo_profile(data: &Value) -> Profile {
         email: text("email"),
         email_verified: truthy(data.get("email_verified")) || truthy(data.get("emailVerified")),
         image: text("picture").or_else(|| text("image")),
+        raw: data.clone(),
     }
 }
 

@@ -83,6 +83,7 @@ struct Inner {
     users: HashMap<String, MockUser>,
     grants: HashMap<String, Grant>,
     tokens: HashMap<String, MockUser>,
+    refresh_tokens: HashMap<String, MockUser>,
     next: u64,
     tamper: Tamper,
     redirect_token_endpoint: bool,
@@ -256,6 +257,20 @@ async fn token(State(mock): State<Mock>, headers: HeaderMap, body: axum::body::B
     if client_id.as_deref() != Some(CLIENT_ID) || client_secret.as_deref() != Some(CLIENT_SECRET) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
+    if field("grant_type").as_deref() == Some("refresh_token") {
+        let Some(user) = field("refresh_token").and_then(|t| inner.refresh_tokens.remove(&t)) else {
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+        };
+        inner.next += 1;
+        let access_token = format!("mock-refreshed-{}", inner.next);
+        inner.tokens.insert(access_token.clone(), user.clone());
+        inner.refresh_tokens.insert(format!("{access_token}-refresh"), user);
+        return Json(json!({
+            "access_token": access_token, "token_type": "bearer", "refresh_token": format!("{access_token}-refresh"),
+            "expires_in": 7200,
+        }))
+        .into_response();
+    }
     if field("grant_type").as_deref() != Some("authorization_code") {
         return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
@@ -276,6 +291,7 @@ async fn token(State(mock): State<Mock>, headers: HeaderMap, body: axum::body::B
     inner.next += 1;
     let access_token = format!("mock-access-{}", inner.next);
     inner.tokens.insert(access_token.clone(), grant.user.clone());
+    inner.refresh_tokens.insert(format!("{access_token}-refresh"), grant.user.clone());
     let tamper = inner.tamper.clone();
     drop(inner);
     let mut body = json!({

@@ -877,3 +877,91 @@ async fn generic_oauth_plugin_endpoints() {
     assert_eq!(Some(account.user_id.as_str()), lin_user["id"].as_str());
     check_empty(&env.send(Req::post("/oauth2/link", json!({"providerId": "acme", "callbackURL": "/x"}))).await, 401);
 }
+
+#[tokio::test]
+async fn provider_token_helpers() {
+    let (env, mock) = deployment(json!({})).await;
+    let mut octo = MockUser::verified("4242", "tok@example.com");
+    octo.login = "tok".into();
+    mock.add_user(octo);
+    mock.add_user(MockUser { login: "tok-google".into(), ..MockUser::verified("g-9", "tok@example.com") });
+    mock.tamper(Tamper { omit: true, ..Tamper::default() }); // GitHub issues no ID token
+    let mut browser = env.browser();
+    let path = start(&mut browser, json!({"provider": "github", "callbackURL": "/d"}), "tok").await;
+    assert_eq!(location(&browser.get(&path).await), "/d");
+    let account = env.row::<Account>(&[Where::eq("providerId", "github")]).await.unwrap();
+    let access = crypto::symmetric_decrypt(account.access_token.as_deref().unwrap(), &secret()).unwrap();
+
+    // The stored (encrypted) token, in clear, for the session's own account.
+    let resp = browser.post("/get-access-token", json!({"providerId": "github"})).await;
+    check(
+        &resp,
+        200,
+        json!({"accessToken": access, "accessTokenExpiresAt": iso_after(3600), "scopes": ["read:user", "user:email"]}),
+    );
+    let resp = browser.post("/get-access-token", json!({"providerId": "github", "accountId": account.id})).await;
+    assert_eq!(resp.json()["accessToken"], json!(access));
+
+    // The provider's current profile.
+    let resp = browser.get("/account-info?accountId=4242").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(
+        resp.json()["user"],
+        json!({"id": "4242", "name": "tok", "email": "tok@example.com", "image": "https://avatars.example/u/4242", "emailVerified": true})
+    );
+    assert_eq!(resp.json()["data"]["login"], json!("tok"));
+
+    // Within five seconds of expiry the token is refreshed first (and stored encrypted).
+    env.advance_secs(3600 - 3);
+    let resp = browser.post("/get-access-token", json!({"providerId": "github"})).await;
+    let refreshed = resp.json()["accessToken"].as_str().unwrap().to_string();
+    assert!(refreshed.starts_with("mock-refreshed-"), "{}", resp.text());
+    assert_eq!(resp.json()["accessTokenExpiresAt"], json!(iso_after(3600 - 3 + 7200)));
+    let grants: Vec<String> = mock
+        .token_requests()
+        .iter()
+        .map(|(_, form)| form.iter().find(|(k, _)| k == "grant_type").unwrap().1.clone())
+        .collect();
+    assert_eq!(grants, ["authorization_code", "refresh_token"]);
+    let row = env.row::<Account>(&[Where::eq("providerId", "github")]).await.unwrap();
+    assert_eq!(crypto::symmetric_decrypt(row.access_token.as_deref().unwrap(), &secret()).unwrap(), refreshed);
+    assert_eq!(
+        crypto::symmetric_decrypt(row.refresh_token.as_deref().unwrap(), &secret()).unwrap(),
+        format!("{refreshed}-refresh")
+    );
+
+    // refresh-token refreshes unconditionally.
+    let resp = browser.post("/refresh-token", json!({"providerId": "github"})).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let body = resp.json();
+    assert!(body["accessToken"].as_str().unwrap().starts_with("mock-refreshed-"));
+    assert_ne!(body["accessToken"], json!(refreshed));
+    assert_eq!(
+        (&body["providerId"], &body["accountId"], &body["scope"]),
+        (&json!("github"), &json!("4242"), &json!("read:user,user:email"))
+    );
+
+    // Errors: no session, unknown provider, no such account, someone else's account.
+    check_empty(&env.send(Req::post("/get-access-token", json!({"providerId": "github"}))).await, 401);
+    check_empty(&env.send(Req::get("/account-info?accountId=4242")).await, 401);
+    let resp = browser.post("/get-access-token", json!({"providerId": "nope"})).await;
+    check_error(&resp, 400, "PROVIDER_NOT_SUPPORTED", "Provider nope is not supported.");
+    let resp = browser.post("/get-access-token", json!({"providerId": "google"})).await;
+    check_error(&resp, 400, "ACCOUNT_NOT_FOUND", "Account not found");
+    let resp = browser.post("/refresh-token", json!({"providerId": "nope"})).await;
+    check_error(&resp, 400, "PROVIDER_NOT_FOUND", "Provider nope not found.");
+    let (mut other, _) = env.signed_up("Other", "other@example.com").await;
+    check_error(&other.get("/account-info?accountId=4242").await, 400, "ACCOUNT_NOT_FOUND", "Account not found");
+    let resp = other.post("/get-access-token", json!({"providerId": "github", "accountId": account.id})).await;
+    check_error(&resp, 400, "ACCOUNT_NOT_FOUND", "Account not found");
+
+    // Google: the profile from the ID token stored with the account.
+    mock.tamper(Tamper::default());
+    let mut gina = env.browser();
+    let path = start(&mut gina, json!({"provider": "google"}), "tok-google").await;
+    gina.get(&path).await;
+    let resp = gina.get("/account-info?accountId=g-9").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["user"]["email"], json!("tok@example.com"));
+    assert_eq!(resp.json()["data"]["iss"], json!(mock.base));
+}
