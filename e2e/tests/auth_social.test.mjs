@@ -90,6 +90,14 @@ describe("better-auth client: social sign-in (GitHub)", { timeout: 300_000 }, ()
           accounts.map((a) => [a.providerId, a.accountId, a.scopes]),
           [["github", String(identity.id), ["read:user", "user:email"]]],
         );
+        // The token is stored encrypted; getAccessToken hands it back in clear, and GitHub accepts it.
+        const { accessToken } = expectData(await browser.client.getAccessToken({ providerId: "github" }));
+        assert.match(accessToken, /^gho_/);
+        const me = await get(`${provider.url}/user`, { headers: { authorization: `Bearer ${accessToken}` } });
+        assert.equal(me.json.id, identity.id);
+        const info = expectData(await browser.client.accountInfo({ query: { accountId: String(identity.id) } }));
+        assert.equal(info.user.email, identity.email);
+        assert.equal(info.data.login, identity.login);
 
         // The same identity from another browser: the existing user, the plain callback URL.
         const again = openBrowser(flavour, server.siteUrl);
