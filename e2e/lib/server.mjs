@@ -123,7 +123,9 @@ class Capture {
  * `config` (an object written to a temp JSON file passed as `--config`, e.g. `{auth: {rateLimit: {enabled:
  * false}}}`), `env` (extra environment variables for the process), `database` (`"sqlite"` or `"postgres"`, default
  * {@link defaultDatabase}; with PostgreSQL the data directory remembers its database, so a restart on the same
- * `dataDir` finds the same data, and the database is dropped when the harness removes the directory).
+ * `dataDir` finds the same data, and the database is dropped when the harness removes the directory),
+ * `databaseUrl` (run on this PostgreSQL database, e.g. another node's `databaseUrl`: a second node of that
+ * deployment; the database is left to its owner).
  *
  * Returns `{apiUrl, siteUrl, authUrl, dataDir, stderr(), stdout(), exited, stop(), kill(), printLogsIfFailed(t),
  * outbox(), waitForMail(predicate)}`.
@@ -135,6 +137,7 @@ export async function startChat({
   config,
   env = {},
   database = defaultDatabase(),
+  databaseUrl: sharedDatabaseUrl,
 } = {}) {
   if (!existsSync(binary)) {
     throw new Error(
@@ -151,7 +154,8 @@ export async function startChat({
     await writeFile(configFile, JSON.stringify(config, null, 2));
     configArgs.push("--config", configFile);
   }
-  const databaseUrl = database === "postgres" ? postgresDatabaseFor(dir) : undefined;
+  // `databaseUrl`: another deployment's PostgreSQL database (a second node of it); that node owns the database.
+  const databaseUrl = sharedDatabaseUrl ?? (database === "postgres" ? postgresDatabaseFor(dir) : undefined);
   const dbArgs = databaseUrl === undefined ? [] : ["--db", databaseUrl];
   const args = ["dev", "--data", dir, "--port", "0", "--site-port", "0", ...dbArgs, ...configArgs, ...extraArgs];
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
@@ -295,7 +299,7 @@ export async function startChat({
       stopped = true;
       if (ownsDataDir) {
         await rm(dir, { recursive: true, force: true });
-        if (databaseUrl !== undefined) dropDatabase(databaseUrl);
+        if (databaseUrl !== undefined && sharedDatabaseUrl === undefined) dropDatabase(databaseUrl);
       }
       if (configDir !== undefined) await rm(configDir, { recursive: true, force: true });
     }

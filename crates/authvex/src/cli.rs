@@ -382,8 +382,16 @@ impl ConfigFile {
 
 /// The process environment variables the deployment reads (they override `authvex env set` values).
 fn process_env() -> std::collections::BTreeMap<String, String> {
-    const NAMES: &[&str] =
-        &["BETTER_AUTH_SECRET", "SITE_URL", "TRUSTED_ORIGINS", "CONVEX_SITE_URL", "SMTP_URL", "SMTP_FROM"];
+    const NAMES: &[&str] = &[
+        "BETTER_AUTH_SECRET",
+        "SITE_URL",
+        "TRUSTED_ORIGINS",
+        "CONVEX_SITE_URL",
+        "SMTP_URL",
+        "SMTP_FROM",
+        "AUTHVEX_REDIS_URL",
+        "AUTHVEX_REDIS_PREFIX",
+    ];
     std::env::vars().filter(|(name, _)| NAMES.contains(&name.as_str())).collect()
 }
 

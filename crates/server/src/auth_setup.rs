@@ -94,7 +94,12 @@ pub(crate) async fn build(
     // Shared counters through Redis when configured (several nodes), this node's memory otherwise.
     let rate_limit_store: Arc<dyn auth::rate_limit::RateLimitStore> = match lookup(config, env, "AUTHVEX_REDIS_URL") {
         Some(url) => {
-            Arc::new(crate::redis_rate_limit::RedisRateLimitStore::connect(url).await.map_err(ServerError::Auth)?)
+            // Deployments sharing one Redis keep their counters apart with their own prefixes.
+            let prefix = lookup(config, env, "AUTHVEX_REDIS_PREFIX").unwrap_or("authvex:rate-limit:");
+            let store = crate::redis_rate_limit::RedisRateLimitStore::with_prefix(url, prefix)
+                .await
+                .map_err(ServerError::Auth)?;
+            Arc::new(store)
         }
         None => Arc::new(auth::rate_limit::MemoryStore::default()),
     };

@@ -69,13 +69,9 @@ async fn open(client: redis::Client) -> Result<ConnectionManager, String> {
 }
 
 impl RedisRateLimitStore {
-    /// Connects to `url` (`redis://host:port[/db]`). An unreachable server is not fatal: this node counts locally
-    /// and tries again every few seconds.
-    pub async fn connect(url: &str) -> Result<RedisRateLimitStore, String> {
-        Self::with_prefix(url, "authvex:rate-limit:").await
-    }
-
-    /// [`RedisRateLimitStore::connect`] with its own key prefix (tests use one each).
+    /// Connects to `url` (`redis://host:port[/db]`) and keeps its counters under `prefix` (`AUTHVEX_REDIS_PREFIX`,
+    /// default `authvex:rate-limit:`; every node of a deployment uses the same). An unreachable server is not fatal:
+    /// this node counts locally and tries again every few seconds.
     pub async fn with_prefix(url: &str, prefix: &str) -> Result<RedisRateLimitStore, String> {
         let client = redis::Client::open(url).map_err(|e| format!("AUTHVEX_REDIS_URL is not a Redis URL: {e}"))?;
         let redis = match open(client.clone()).await {
