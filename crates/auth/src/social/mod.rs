@@ -423,3 +423,6 @@ fn form_json(body: &[u8]) -> Option<Value> {
         .collect();
     Some(Value::Object(map))
 }
+
+#[cfg(test)]
+mod tests;
