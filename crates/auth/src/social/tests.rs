@@ -171,3 +171,38 @@ fn authorization_url_keeps_an_endpoint_query() {
         "https://ghe.example/authorize?tenant=a&response_type=code&client_id=id&state=st&scope=read%3Auser+user%3Aemail&redirect_uri=https%3A%2F%2Fapp%2Fcb"
     );
 }
+
+/// Better Auth 1.4.9's recorded GitHub flow (transcript "sign-in/social github", extras `githubOutbound`):
+/// the same state and verifier give the same authorization URL and the same token request, byte for byte.
+#[tokio::test]
+async fn recorded_github_flow() {
+    let options = SocialOptions {
+        social_providers: serde_json::from_value(
+            json!({"github": {"clientId": "fake-github-client-id", "clientSecret": "fake-github-client-secret"}}),
+        )
+        .unwrap(),
+        generic_oauth: Vec::new(),
+    };
+    let provider = options.resolve(&|_| None).unwrap().remove(0);
+    let state = "YGenjydX8YkhVjfjHgwuq2q9wTuGgT8v";
+    let verifier = "SVt0Em5MSMYwf7AzKPI5BBgPSFVGl7hKaWcAmb8tr86XUrilluw58zk26vB4YX6Y3gXE7MFPpNWV71dJbnyAbRIsVf-Qdp2yVj32HwnvBKqiQ5Vt51Ek-q-mrlPDAaAL";
+    let redirect = "http://localhost:3000/api/auth/callback/github";
+    let url = authorization_url(&provider, &endpoints(&provider), state, Some(verifier), None, redirect, &[], None);
+    assert_eq!(
+        url,
+        "https://github.com/login/oauth/authorize?response_type=code&client_id=fake-github-client-id&state=YGenjydX8YkhVjfjHgwuq2q9wTuGgT8v&scope=read%3Auser+user%3Aemail&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fapi%2Fauth%2Fcallback%2Fgithub&code_challenge_method=S256&code_challenge=e0k35jYUtws_CYJdsN2qLYDPoZnAY3J4i3R6zV4Tj0s"
+    );
+    let http = Scripted::new(vec![answer(200, "application/json", r#"{"access_token":"gho_fakeAccessToken123"}"#)]);
+    let providers = Providers::new(vec![provider.clone()], http.clone());
+    providers
+        .exchange_code(&provider, &endpoints(&provider), "fake-code-1", Some(verifier), redirect, 0.0)
+        .await
+        .unwrap();
+    let sent = http.sent.lock().clone();
+    assert_eq!(sent[0].method, ::http::Method::POST);
+    assert_eq!(sent[0].url, "https://github.com/login/oauth/access_token");
+    assert_eq!(
+        sent[0].body.as_deref(),
+        Some("grant_type=authorization_code&code=fake-code-1&code_verifier=SVt0Em5MSMYwf7AzKPI5BBgPSFVGl7hKaWcAmb8tr86XUrilluw58zk26vB4YX6Y3gXE7MFPpNWV71dJbnyAbRIsVf-Qdp2yVj32HwnvBKqiQ5Vt51Ek-q-mrlPDAaAL&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fapi%2Fauth%2Fcallback%2Fgithub&client_id=fake-github-client-id&client_secret=fake-github-client-secret")
+    );
+}
