@@ -11,7 +11,7 @@ import { rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { promisify } from "node:util";
 
-import { chatBinary, makeDataDir, startChat } from "./server.mjs";
+import { chatBinary, defaultDatabase, makeDataDir, postgresDatabaseFor, startChat } from "./server.mjs";
 
 export const CLIENT_ID = "e2e-github-client";
 export const CLIENT_SECRET = "e2e-github-secret";
@@ -179,11 +179,13 @@ export async function approve(authorizationUrl) {
  */
 export async function startChatWithGitHub(provider, { auth = {}, env = {} } = {}) {
   const dataDir = await makeDataDir();
+  // The env store lives in the deployment's database: on PostgreSQL, the one the harness gives this directory.
+  const target = defaultDatabase() === "postgres" ? ["--db", postgresDatabaseFor(dataDir)] : ["--data", dataDir];
   for (const [name, value] of [
     ["GITHUB_CLIENT_ID", CLIENT_ID],
     ["GITHUB_CLIENT_SECRET", CLIENT_SECRET],
   ]) {
-    await promisify(execFile)(chatBinary(), ["env", "set", name, value, "--data", dataDir]);
+    await promisify(execFile)(chatBinary(), ["env", "set", name, value, ...target]);
   }
   const server = await startChat({
     dataDir,
