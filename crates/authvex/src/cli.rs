@@ -392,7 +392,9 @@ fn process_env() -> std::collections::BTreeMap<String, String> {
         "AUTHVEX_REDIS_URL",
         "AUTHVEX_REDIS_PREFIX",
     ];
-    std::env::vars().filter(|(name, _)| NAMES.contains(&name.as_str())).collect()
+    // Social providers' credentials: GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET, GOOGLE_…, <PROVIDER_ID>_CLIENT_….
+    let credential = |name: &str| name.ends_with("_CLIENT_ID") || name.ends_with("_CLIENT_SECRET");
+    std::env::vars().filter(|(name, _)| NAMES.contains(&name.as_str()) || credential(name)).collect()
 }
 
 /// Waits for Ctrl-C or SIGTERM. The SIGTERM handler is installed by [`TermSignal::install`] before the URLs are
