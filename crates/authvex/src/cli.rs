@@ -69,6 +69,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Writes `convex/_generated/api.ts`: a typed function reference (`api.messages.send`,
+    /// `internal.admin.purge`) for every function of this app, for TypeScript web apps.
+    Codegen {
+        /// Output folder (created if missing).
+        #[arg(long, short, default_value = "convex/_generated")]
+        out: PathBuf,
+        /// Write `api.js` + `api.d.ts` (the layout of `npx convex codegen`) instead of `api.ts`.
+        #[arg(long)]
+        js: bool,
+    },
     /// Reads and writes deployment environment variables.
     Env {
         /// Data folder of the deployment.
@@ -258,6 +268,20 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&schema)?);
             } else {
                 print!("{}", crate::generate::typescript(&schema));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Codegen { out, js } => {
+            let layout =
+                if js { crate::codegen::Layout::JsWithDeclarations } else { crate::codegen::Layout::TypeScript };
+            let mut app = app;
+            server::add_builtin_functions(&mut app);
+            let files = crate::codegen::generate(&app, layout)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            for file in files {
+                let path = out.join(file.name);
+                std::fs::write(&path, file.contents).with_context(|| format!("cannot write {}", path.display()))?;
+                println!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -14,6 +14,7 @@
 
 pub mod auth_component;
 pub mod cli;
+pub mod codegen;
 mod generate;
 
 pub use database::schema::{BY_CREATION_TIME, BY_ID};

@@ -216,3 +216,26 @@ async fn the_config_files_database_key_is_used_and_the_flag_wins_over_it() {
     let (ok, _, stderr) = output(&mut command);
     assert!(!ok && stderr.contains("mysql://from-flag"), "the flag wins over the env var: {stderr}");
 }
+
+#[test]
+fn codegen_writes_the_api_of_the_builtin_functions_in_both_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("convex/_generated");
+    let (ok, stdout, stderr) = output(authvex(&["codegen", "--out"]).arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("api.ts"), "{stdout}");
+    let ts = std::fs::read_to_string(out.join("api.ts")).unwrap();
+    assert!(ts.contains("getCurrentUser: FunctionReference<\"query\", \"public\", any, any>;"), "{ts}");
+
+    let (ok, _, stderr) = output(authvex(&["codegen", "--js", "--out"]).arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(std::fs::read_to_string(out.join("api.js")).unwrap().contains("export const api = anyApi;"));
+    assert!(std::fs::read_to_string(out.join("api.d.ts")).unwrap().contains("export declare const api: {"));
+
+    // An output path that is a file is a clear error, not a panic.
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let (ok, _, stderr) = output(authvex(&["codegen", "--out"]).arg(&file));
+    assert!(!ok);
+    assert!(stderr.contains("cannot create"), "{stderr}");
+}

@@ -311,8 +311,8 @@ pub(crate) fn jwt_issuer(env: &BTreeMap<String, String>, site_url: &str) -> Stri
 }
 
 /// Functions every deployment serves unless the app defines its own: the seed's `auth:getCurrentUser`, which
-/// returns `ctx.auth.getUserIdentity()` (null when signed out).
-fn add_builtin_functions(app: &mut App) {
+/// returns `ctx.auth.getUserIdentity()` (null when signed out). `start` adds them; codegen too, to list them.
+pub fn add_builtin_functions(app: &mut App) {
     if !app.has_function("auth:getCurrentUser") {
         app.query("auth:getCurrentUser", |ctx: functions::QueryCtx, _: value::Value| async move {
             Ok(ctx.auth.get_user_identity().map_or(value::Value::Null, |identity| identity.to_value()))
