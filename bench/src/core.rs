@@ -3,6 +3,9 @@
 //! synchronous=FULL, one durable transaction per write), in one run, printed with ratios.
 //!
 //! `cargo run --release -p bench --bin bench-core -- --writers 16 --ops 4000`
+//!
+//! With `--postgres postgres://…/db` (an existing, empty database) authvex also runs on PostgreSQL, in its own
+//! column beside SQLite.
 
 // A measuring harness, not a server: failing loudly on any error is what we want here.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -27,6 +30,9 @@ struct Args {
     /// Concurrent readers.
     #[arg(long, default_value_t = 4)]
     readers: usize,
+    /// Also run authvex on this (empty) PostgreSQL database.
+    #[arg(long)]
+    postgres: Option<String>,
 }
 
 fn app() -> App {
@@ -50,9 +56,12 @@ struct Figures {
     reads_per_s: f64,
 }
 
-async fn bench_authvex(args: &Args) -> Figures {
+async fn bench_authvex(args: &Args, postgres: Option<&str>) -> Figures {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = server::ServerConfig::sqlite(dir.path(), 0, 0);
+    let mut config = server::ServerConfig::sqlite(dir.path(), 0, 0);
+    if let Some(url) = postgres {
+        config.storage = server::StorageConfig::Postgres { url: url.to_owned(), data_dir: dir.path().to_owned() };
+    }
     let running = server::start(app(), config).await.expect("start");
     let rt = running.runtime.clone();
     let per_writer = args.ops / args.writers;
@@ -187,21 +196,44 @@ fn main() {
         args.ops, args.writers, args.reads, args.readers
     );
     let raw = bench_rusqlite(&args);
-    let ours = rt.block_on(bench_authvex(&args));
+    let ours = rt.block_on(bench_authvex(&args, None));
+    let on_postgres = args.postgres.as_deref().map(|url| rt.block_on(bench_authvex(&args, Some(url))));
     std::thread::sleep(Duration::from_millis(10));
     println!();
-    println!("| metric | authvex | raw rusqlite | ratio |");
-    println!("|---|---:|---:|---:|");
-    println!(
-        "| mutation commits/s | {:.0} | {:.0} | {:.2}x |",
-        ours.commits_per_s,
-        raw.commits_per_s,
-        ours.commits_per_s / raw.commits_per_s
-    );
-    println!(
-        "| indexed point queries/s | {:.0} | {:.0} | {:.2}x |",
-        ours.reads_per_s,
-        raw.reads_per_s,
-        ours.reads_per_s / raw.reads_per_s
-    );
+    match on_postgres {
+        None => {
+            println!("| metric | authvex | raw rusqlite | ratio |");
+            println!("|---|---:|---:|---:|");
+            println!(
+                "| mutation commits/s | {:.0} | {:.0} | {:.2}x |",
+                ours.commits_per_s,
+                raw.commits_per_s,
+                ours.commits_per_s / raw.commits_per_s
+            );
+            println!(
+                "| indexed point queries/s | {:.0} | {:.0} | {:.2}x |",
+                ours.reads_per_s,
+                raw.reads_per_s,
+                ours.reads_per_s / raw.reads_per_s
+            );
+        }
+        Some(pg) => {
+            println!("| metric | authvex (SQLite) | authvex (PostgreSQL) | raw rusqlite | PostgreSQL / SQLite |");
+            println!("|---|---:|---:|---:|---:|");
+            println!(
+                "| mutation commits/s | {:.0} | {:.0} | {:.0} | {:.2}x |",
+                ours.commits_per_s,
+                pg.commits_per_s,
+                raw.commits_per_s,
+                pg.commits_per_s / ours.commits_per_s
+            );
+            println!(
+                "| indexed point queries/s | {:.0} | {:.0} | {:.0} | {:.2}x |",
+                ours.reads_per_s,
+                pg.reads_per_s,
+                raw.reads_per_s,
+                pg.reads_per_s / ours.reads_per_s
+            );
+        }
+    }
 }

@@ -41,8 +41,10 @@ impl PostgresSnapshot {
             let Some(conn) = guard.0.as_ref() else {
                 return Err(StorageError::Backend("postgres snapshot: no connection".to_owned()));
             };
-            conn.batch_execute(BEGIN).await.map_err(backend("begin snapshot"))?;
-            read_max_ts(conn).await?
+            // Pipelined: both statements go out before the first answer comes back (one round trip), in order.
+            let (begun, ts) = tokio::join!(conn.batch_execute(BEGIN), read_max_ts(conn));
+            begun.map_err(backend("begin snapshot"))?;
+            ts?
         };
         Ok(PostgresSnapshot { ts: ts.unwrap_or_default(), conn: guard.0.take() })
     }
