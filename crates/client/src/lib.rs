@@ -29,6 +29,7 @@ pub mod token;
 
 pub use error::ClientError;
 pub use functions::Preloaded;
+pub use value::json;
 pub use value::Value;
 
 use http::HeaderMap;
