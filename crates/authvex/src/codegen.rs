@@ -35,6 +35,9 @@ pub enum CodegenError {
     /// Two functions would need the same place in `api` (a function named like a module directory).
     #[error("cannot generate api: {0}")]
     Conflict(String),
+    /// The app registered something invalid (a bad path, a function registered twice).
+    #[error("cannot generate api: the app is invalid: {}", .0.join("; "))]
+    InvalidApp(Vec<String>),
 }
 
 /// One node of the api tree: a module directory (more nodes) or a function reference type.
@@ -49,6 +52,9 @@ const HEADER: &str = "/* eslint-disable */\n\
 
 /// The generated files for `app` (its built-in functions included, as the deployment serves them).
 pub fn generate(app: &App, layout: Layout) -> Result<Vec<GeneratedFile>, CodegenError> {
+    if !app.registration_errors().is_empty() {
+        return Err(CodegenError::InvalidApp(app.registration_errors().to_vec()));
+    }
     let mut public = BTreeMap::new();
     let mut internal = BTreeMap::new();
     for (path, definition) in app.functions() {

@@ -292,6 +292,11 @@ impl App {
         FunctionPath::parse(path).is_ok_and(|p| self.functions.contains_key(&p))
     }
 
+    /// Registration mistakes (invalid paths, duplicates); a runtime refuses to start while there are any.
+    pub fn registration_errors(&self) -> &[String] {
+        &self.errors
+    }
+
     /// The registered functions by canonical path.
     pub fn functions(&self) -> impl Iterator<Item = (&FunctionPath, &FunctionDefinition)> {
         self.functions.iter()

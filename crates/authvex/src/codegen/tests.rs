@@ -123,7 +123,20 @@ fn a_function_named_like_a_module_directory_is_a_clear_error() {
     app.query("a:b", |_: QueryCtx, _: Value| async move { Ok(Value::Null) });
     app.query("a/b:c", |_: QueryCtx, _: Value| async move { Ok(Value::Null) });
     let error = generate(&app, Layout::TypeScript).expect_err("conflict");
-    let CodegenError::Conflict(message) = &error;
+    let CodegenError::Conflict(message) = &error else { panic!("{error}") };
     assert!(message.contains("a/b:c") || message.contains("a:b"), "{error}");
     assert!(error.to_string().starts_with("cannot generate api: function "), "{error}");
+}
+
+#[test]
+fn an_app_with_registration_mistakes_is_refused_with_them() {
+    let mut app = App::new();
+    app.query("bad-module:x", |_: QueryCtx, _: Value| async move { Ok(Value::Null) });
+    app.query("a:b", |_: QueryCtx, _: Value| async move { Ok(Value::Null) });
+    app.query("a.js:b", |_: QueryCtx, _: Value| async move { Ok(Value::Null) });
+    let error = generate(&app, Layout::TypeScript).expect_err("invalid app");
+    let text = error.to_string();
+    assert!(text.starts_with("cannot generate api: the app is invalid: "), "{text}");
+    assert!(text.contains("bad-module"), "{text}");
+    assert!(text.contains("function a:b is registered twice"), "{text}");
 }
