@@ -54,7 +54,15 @@ pub(crate) async fn migrate(client: &mut ClientWrapper, migrations: &[&str]) -> 
         tx.query_one("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await
             .map_err(backend("lock for migration"))?;
-        tx.batch_execute(CREATE_VERSION_TABLE).await.map_err(backend("create schema_version"))?;
+        // Only when missing: `IF NOT EXISTS` on an existing table makes the server send a NOTICE at every start.
+        let exists: bool = tx
+            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(backend("look for schema_version"))?;
+        if !exists {
+            tx.batch_execute(CREATE_VERSION_TABLE).await.map_err(backend("create schema_version"))?;
+        }
         let found: i64 = match tx
             .query_opt("SELECT version FROM schema_version", &[])
             .await
