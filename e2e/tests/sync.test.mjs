@@ -496,6 +496,43 @@ describe("sync WebSocket against chat", { timeout: 600_000 }, () => {
       });
     }
 
+    test("a token switch (clearAuth then setAuth, as the React provider does on a new session id) shows no signed-out result", async () => {
+      // ConvexProviderWithAuth re-runs its effects when `fetchAccessToken` changes (the provider makes a new one
+      // when the session id arrives): the old effect's cleanup calls clearAuth(), the new one setAuth(), so the
+      // socket gets `Authenticate None` and then `Authenticate User`. The server applies both before the next
+      // Transition: a subscribed query never shows the signed-out result in between.
+      const account = await signUp(server, CLIENTS[0], "switch");
+      const { client, logger } = reactClient(server);
+      const watch = client.watchQuery(api.auth.getCurrentUser, {});
+      const results = [];
+      const stop = watch.onUpdate(() => results.push(watch.localQueryResult()));
+      const first = tokenFetcher(account.browser);
+      client.setAuth(first);
+      const identity = await waitFor(() => watch.localQueryResult() ?? undefined, "the identity over the socket");
+      assertIdentity(server, identity, account);
+      await waitFor(() => first.tokens.length >= 2, "the forced token refresh after confirmation");
+      const before = results.length;
+
+      for (let round = 0; round < 3; round += 1) {
+        const next = tokenFetcher(account.browser, first.tokens.at(-1));
+        const changes = [];
+        client.clearAuth();
+        client.setAuth(next, (isAuthenticated) => changes.push(isAuthenticated));
+        await waitFor(() => changes.includes(true), `round ${round}: the server confirmed the switched token`);
+        await waitFor(() => next.tokens.length >= 1, `round ${round}: the forced refresh after the switch`);
+        // A one-shot query over the same socket answers after every Transition before it.
+        assertIdentity(server, await client.query(api.auth.getCurrentUser, {}), account);
+      }
+      stop();
+      assert.ok(
+        results.slice(before).every((r) => r !== null),
+        `results after the first identity: ${JSON.stringify(results.map((r) => r?.subject ?? r))}`,
+      );
+      assert.deepEqual(watch.localQueryResult(), identity);
+      const problems = logger.lines.filter((l) => l.level === "error" || l.level === "warn");
+      assert.deepEqual(problems, [], "the client logged problems");
+    });
+
     describe("15 s tokens: the scheduled refresh after sign-out", () => {
       /** The plugin's `jwt.expirationSeconds`; npm refreshes 10 s (its leeway) before expiry, i.e. after ~5 s. */
       const LIFETIME_S = 15;

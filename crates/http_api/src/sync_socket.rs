@@ -10,7 +10,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use functions::{Caller, FunctionKind, Outcome};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use http::{HeaderMap, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,12 @@ const SYNC_PING_AFTER: Duration = Duration::from_secs(15);
 const INACTIVE_AFTER: Duration = Duration::from_secs(120);
 /// A send that takes longer means the client is not reading.
 const SEND_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a frame that signed the identity out waits for a following frame (the client's new token) before the
+/// Transition: the npm client sends both from one task, so they arrive well within it; a real sign-out is
+/// delayed by at most this much.
+const TOKEN_SWITCH_WINDOW: Duration = Duration::from_millis(50);
+/// At most this many frames the client already sent are applied together before one Transition.
+const MAX_FRAMES_PER_TRANSITION: usize = 64;
 /// Largest accepted frame.
 pub const MAX_FRAME_BYTES: usize = 20 << 20;
 /// Per-socket read buffer.
@@ -96,7 +102,8 @@ async fn run(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     kind: ClientKind,
 ) {
-    let (mut sink, mut stream) = socket.split();
+    let (mut sink, stream) = socket.split();
+    let mut stream = stream.peekable();
     let mut worker = Worker::new(services.clone(), kind);
     let mut commits = services.runtime.database().subscribe();
     let (action_tx, mut action_rx) = mpsc::channel::<(u32, Outcome)>(64);
@@ -115,6 +122,22 @@ async fn run(
                 match frame {
                     Some(Ok(Message::Text(text))) => {
                         let mut steps = worker.client_frame(text.as_str()).await;
+                        // Frames the client sent together are applied before one Transition to their combined
+                        // state. The npm client switching tokens sends `Authenticate None` and then, after a few
+                        // microtasks, `Authenticate User`: a Transition between them would show every subscribed
+                        // query a signed-out result for a moment (a flash of "Unauthorized" in the guide's app).
+                        // A sign-out frame waits a moment for the new token that may follow it.
+                        for _ in 1..MAX_FRAMES_PER_TRANSITION {
+                            let next = std::pin::Pin::new(&mut stream)
+                                .next_if(|frame| matches!(frame, Ok(Message::Text(_))));
+                            let next = if worker.signed_out_last() {
+                                tokio::time::timeout(TOKEN_SWITCH_WINDOW, next).await.ok()
+                            } else {
+                                next.now_or_never()
+                            };
+                            let Some(Some(Ok(Message::Text(text)))) = next else { break };
+                            steps.extend(worker.client_frame(text.as_str()).await);
+                        }
                         steps.extend(worker.flush().await);
                         steps
                     }

@@ -78,6 +78,8 @@ pub struct Worker {
     identity_json: String,
     identity_expires_at: Option<u64>,
     identity_changed: bool,
+    /// The last frame was an `Authenticate None` that signed an identity out (see [`Worker::signed_out_last`]).
+    signed_out_last: bool,
     /// Something happened that calls for a Transition (a commit, a mutation, an action, a query-set change).
     update_due: bool,
     /// A Transition must follow even if nothing changed (after a mutation the client waits for one).
@@ -116,6 +118,7 @@ impl Worker {
             identity_json: String::new(),
             identity_expires_at: None,
             identity_changed: false,
+            signed_out_last: false,
             update_due: false,
             force_transition: false,
             clock_skew: 0,
@@ -159,6 +162,7 @@ impl Worker {
         if self.closed {
             return Vec::new();
         }
+        self.signed_out_last = false;
         let message: ClientMessage = match serde_json::from_str(text) {
             Ok(m) => m,
             Err(e) => return self.fatal(&format!("InvalidClientMessage: {e}")),
@@ -232,6 +236,7 @@ impl Worker {
                 }
                 match token_type {
                     TokenType::None => {
+                        self.signed_out_last = self.identity.is_some();
                         self.identity = None;
                         self.identity_expires_at = None;
                     }
@@ -358,6 +363,13 @@ impl Worker {
         if !self.queries.is_empty() {
             self.update_due = true;
         }
+    }
+
+    /// Whether the last frame was an `Authenticate None` that dropped an identity. The npm client switching tokens
+    /// (its React provider re-running `setAuth`) clears the old one first and sends the new one a moment later: the
+    /// socket waits briefly for that frame so the queries never show a signed-out result in between.
+    pub fn signed_out_last(&self) -> bool {
+        self.signed_out_last
     }
 
     /// Computes and returns the next Transition if one is due: queued adds and removes, queries whose read set a

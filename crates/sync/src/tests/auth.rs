@@ -33,6 +33,46 @@ async fn authenticate_bumps_identity_and_reruns_queries() {
     assert_eq!(session.d.runs.of("messages:list"), 3, "re-run per distinct identity, sent only once");
 }
 
+/// The npm client switching tokens (its React provider re-running `setAuth`) sends `Authenticate None` and then
+/// `Authenticate User`. The socket applies both before the next Transition (after a frame that signed an identity
+/// out it waits briefly for the next one, see `Worker::signed_out_last`): one Transition over two identity versions,
+/// and the queries never show the signed-out result.
+#[tokio::test]
+async fn a_token_switch_applied_together_shows_no_signed_out_result() {
+    let script = format!(
+        r#"{WHOAMI_AND_LIST}
+{{"send":{{"type":"Authenticate","tokenType":"User","value":"JWT_OK","baseVersion":0}}}}
+{{"expect":{{"type":"Transition","startVersion":{{"querySet":1,"identity":0,"ts":"$T1"}},"endVersion":{{"querySet":1,"identity":1,"ts":"$T2>=$T1"}},"modifications":[{{"type":"QueryUpdated","queryId":0,"value":"u1"}}]}}}}
+"#
+    );
+    let mut session = Session::new().await;
+    session.run(&script).await;
+    assert!(!session.signed_out_last("a"), "signing in is no sign-out");
+    session.run(r#"{"send":{"type":"Authenticate","tokenType":"None","baseVersion":1},"flush":false}"#).await;
+    assert!(session.signed_out_last("a"), "None after a User identity signed out");
+    session
+        .run(
+            r#"
+{"send":{"type":"Authenticate","tokenType":"User","value":"JWT_OK","baseVersion":2}}
+{"expect":{"type":"Transition","startVersion":{"querySet":1,"identity":1,"ts":"$T2"},"endVersion":{"querySet":1,"identity":3,"ts":"*"},"modifications":[]}}
+"#,
+        )
+        .await;
+    assert!(!session.signed_out_last("a"), "any later frame clears the flag");
+    // Signing out an anonymous socket drops no identity: nothing to wait for.
+    session
+        .run(
+            r#"
+{"send":{"type":"Authenticate","tokenType":"None","baseVersion":3}}
+{"expect":{"type":"Transition","endVersion":{"querySet":1,"identity":4,"ts":"*"},"modifications":[{"type":"QueryUpdated","queryId":0,"value":null}]}}
+{"send":{"type":"Authenticate","tokenType":"None","baseVersion":4},"flush":false}
+"#,
+        )
+        .await;
+    assert!(!session.signed_out_last("a"), "None on an anonymous socket");
+    session.finish();
+}
+
 /// With no queries, the Transition that confirms a token carries no modifications (`convex-wire.md` §8.4).
 #[tokio::test]
 async fn authenticate_without_queries_is_confirmed_by_an_empty_transition() {

@@ -353,6 +353,11 @@ impl Session {
         self.sockets[socket].worker.is_closed()
     }
 
+    /// [`Worker::signed_out_last`] of `socket`.
+    pub fn signed_out_last(&self, socket: &str) -> bool {
+        self.sockets[socket].worker.signed_out_last()
+    }
+
     /// Runs a public query outside any socket.
     pub async fn query(&self, path: &str, args: Value) -> Value {
         let outcome = self.d.runtime.run(path, args, Caller::public(None), Some(FunctionKind::Query)).await;
