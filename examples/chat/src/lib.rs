@@ -164,6 +164,27 @@ pub fn app() -> App {
     app
 }
 
+/// The chat backend with the Convex guide's `convex/auth.ts` on top: its `getCurrentUser` is
+/// `authComponent.safeGetAuthUser(ctx)`, the signed-in user's document read from the auth component (null when
+/// signed out or the session is gone), so a query subscribed to it re-runs when the user row changes (e.g. a name
+/// changed by `update-user` from another client) — unlike the built-in `auth:getCurrentUser` of [`app`], which
+/// returns the JWT identity and changes only with a new token. `examples/nextjs` runs against this app
+/// (the `chat-guide` binary).
+///
+/// ```ts
+/// export const getCurrentUser = query({
+///   args: {},
+///   handler: async (ctx) => authComponent.safeGetAuthUser(ctx),
+/// });
+/// ```
+pub fn guide_app() -> App {
+    let mut app = app();
+    app.query("auth:getCurrentUser", |ctx: QueryCtx, _: Value| async move {
+        authvex::auth_component::safe_get_auth_user(&ctx.db, &ctx.auth, ctx.now_millis()).await
+    });
+    app
+}
+
 fn json_response(status: u16, body: &serde_json::Value) -> HttpResponse {
     let mut response = HttpResponse::new(body.to_string().into());
     *response.status_mut() = authvex::StatusCode::from_u16(status).unwrap_or(authvex::StatusCode::OK);
