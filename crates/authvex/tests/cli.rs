@@ -118,6 +118,24 @@ async fn serve_binds_as_configured_and_answers_health_and_ready() {
     // The secret from the process env is used, not stored.
     let (ok, _, _) = output(authvex(&["env", "get", "BETTER_AUTH_SECRET", "--data"]).arg(data.path()));
     assert!(!ok, "serve stores no secret");
+    // Without SMTP a password-reset mail is only logged: production keeps no outbox file of mails (with tokens).
+    let http = reqwest::Client::new();
+    let site = &server.site_url;
+    let body =
+        serde_json::json!({"email": "serve@example.com", "password": "correct horse battery staple", "name": "S"});
+    let response =
+        http.post(format!("{site}/api/auth/sign-up/email")).header("origin", site).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = serde_json::json!({"email": "serve@example.com", "redirectTo": format!("{site}/reset")});
+    let response = http
+        .post(format!("{site}/api/auth/request-password-reset"))
+        .header("origin", site)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert!(!data.path().join("outbox.jsonl").exists(), "serve writes no outbox");
     server.stop();
 }
 

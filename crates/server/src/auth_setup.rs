@@ -80,11 +80,19 @@ pub(crate) async fn build(
     let mailer: Arc<dyn auth::email::EmailTransport> = match &mail {
         MailSettings::Dev => {
             let outbox = match &config.storage {
+                // The outbox file is a development convenience; production (`serve`) keeps no copy of mails.
+                _ if !settings.dev => None,
                 StorageConfig::Sqlite { data_dir } | StorageConfig::Postgres { data_dir, .. } => {
                     Some(data_dir.join("outbox.jsonl"))
                 }
                 StorageConfig::Memory => None,
             };
+            if !settings.dev {
+                tracing::warn!(
+                    "SMTP_URL is not set: e-mails (verification, password reset, change of e-mail) are not sent, \
+                     only logged"
+                );
+            }
             Arc::new(auth::email::DevTransport::new(outbox))
         }
         MailSettings::Smtp(smtp) => {
