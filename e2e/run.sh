@@ -12,8 +12,13 @@ fi
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 # npm records each install in node_modules/.package-lock.json; reinstall when that is missing or older than the lock.
-if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  npm ci --no-audit --no-fund
-fi
+install() {
+  if [[ ! -f "$1/node_modules/.package-lock.json" || "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]]; then
+    (cd "$1" && npm ci --no-audit --no-fund)
+  fi
+}
+install .
+# The guide's Next.js app (tests/nextjs_browser.test.mjs builds it with `next build` against its deployment).
+install ../examples/nextjs
 
 npm test

@@ -174,10 +174,11 @@ export async function approve(authorizationUrl) {
 /**
  * Starts the chat deployment with GitHub sign-in against `provider`: the client credentials go into the deployment
  * env store (`chat env set GITHUB_CLIENT_ID …`, as an operator would), the endpoint overrides into the config
- * file. `auth` is merged into the config's `auth` block; `env` is the process env (e.g. `SITE_URL`). Returns the
+ * file. `auth` is merged into the config's `auth` block; `env` is the process env (e.g. `SITE_URL`); `binary` the
+ * app (default {@link chatBinary}). Returns the
  * server; `server.stop()` also removes its data directory.
  */
-export async function startChatWithGitHub(provider, { auth = {}, env = {} } = {}) {
+export async function startChatWithGitHub(provider, { auth = {}, env = {}, binary = chatBinary() } = {}) {
   const dataDir = await makeDataDir();
   // The env store lives in the deployment's database: on PostgreSQL, the one the harness gives this directory.
   const target = defaultDatabase() === "postgres" ? ["--db", postgresDatabaseFor(dataDir)] : ["--data", dataDir];
@@ -185,9 +186,10 @@ export async function startChatWithGitHub(provider, { auth = {}, env = {} } = {}
     ["GITHUB_CLIENT_ID", CLIENT_ID],
     ["GITHUB_CLIENT_SECRET", CLIENT_SECRET],
   ]) {
-    await promisify(execFile)(chatBinary(), ["env", "set", name, value, ...target]);
+    await promisify(execFile)(binary, ["env", "set", name, value, ...target]);
   }
   const server = await startChat({
+    binary,
     dataDir,
     env,
     config: { auth: { rateLimit: { enabled: false }, socialProviders: { github: provider.endpoints }, ...auth } },

@@ -32,6 +32,14 @@ export function chatBinary() {
   return resolve(process.env.AUTHVEX_CHAT_BIN || join(REPO_ROOT, "target", "debug", "chat"));
 }
 
+/**
+ * The `chat-guide` binary: the chat app with the Convex guide's `auth:getCurrentUser` (the user document), the
+ * backend of examples/nextjs. From `AUTHVEX_CHAT_GUIDE_BIN`, else next to {@link chatBinary}.
+ */
+export function chatGuideBinary() {
+  return resolve(process.env.AUTHVEX_CHAT_GUIDE_BIN || join(dirname(chatBinary()), "chat-guide"));
+}
+
 /** The backend deployments use unless a test says otherwise: `sqlite` (default) or `postgres`. */
 export function defaultDatabase() {
   const chosen = (process.env.AUTHVEX_E2E_DATABASE || "sqlite").trim();
