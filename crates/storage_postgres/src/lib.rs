@@ -29,11 +29,17 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
 use storage::{Commit, IndexId, IndexWrite, LogRecord, Persistence, Result, Snapshot, StorageError, Timestamp};
 
-/// How the connection pool is sized and how long callers wait for it.
+/// How the connection pools are sized and how long callers wait for them.
+///
+/// Snapshots and everything else (writes, the commit log, metadata) use separate pools: a transaction holds its
+/// snapshot's connection until it commits, so if commits drew from the same pool, enough concurrent transactions
+/// would leave the committer no connection to commit them with.
 #[derive(Debug, Clone)]
 pub struct PostgresConfig {
-    /// The most connections open at once. Every live snapshot holds one, so this bounds concurrent snapshots too.
-    pub max_connections: usize,
+    /// The most snapshots open at once (every live snapshot holds a connection).
+    pub snapshot_connections: usize,
+    /// The most connections for writes, commit-log and metadata reads at once.
+    pub other_connections: usize,
     /// How long an operation waits for a free connection before failing.
     pub wait_timeout: Duration,
     /// How long opening one connection may take.
@@ -43,7 +49,8 @@ pub struct PostgresConfig {
 impl Default for PostgresConfig {
     fn default() -> Self {
         PostgresConfig {
-            max_connections: 32,
+            snapshot_connections: 32,
+            other_connections: 4,
             wait_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
         }
@@ -52,7 +59,10 @@ impl Default for PostgresConfig {
 
 /// A [`Persistence`] backed by one PostgreSQL database.
 pub struct PostgresPersistence {
-    pool: Pool,
+    /// Connections held by snapshots.
+    snapshots: Pool,
+    /// Connections for everything else, used one operation at a time.
+    others: Pool,
     target: String,
 }
 
@@ -97,19 +107,25 @@ impl PostgresPersistence {
         }
         pg_config.connect_timeout(config.connect_timeout);
         let target = describe(&pg_config);
-        let manager = Manager::from_config(
-            pg_config,
-            tokio_postgres::NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(config.max_connections.max(1))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(config.wait_timeout))
-            .create_timeout(Some(config.connect_timeout))
-            .build()
-            .map_err(|error| StorageError::Backend(format!("postgres connection pool for {target}: {error}")))?;
-        let persistence = PostgresPersistence { pool, target };
+        let pool = |size: usize| {
+            let manager = Manager::from_config(
+                pg_config.clone(),
+                tokio_postgres::NoTls,
+                ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            );
+            Pool::builder(manager)
+                .max_size(size.max(1))
+                .runtime(Runtime::Tokio1)
+                .wait_timeout(Some(config.wait_timeout))
+                .create_timeout(Some(config.connect_timeout))
+                .build()
+                .map_err(|error| StorageError::Backend(format!("postgres connection pool for {target}: {error}")))
+        };
+        let persistence = PostgresPersistence {
+            snapshots: pool(config.snapshot_connections)?,
+            others: pool(config.other_connections)?,
+            target: target.clone(),
+        };
         {
             let mut conn = persistence.conn().await?;
             schema::migrate(&mut conn, schema::MIGRATIONS).await?;
@@ -118,14 +134,23 @@ impl PostgresPersistence {
         Ok(persistence)
     }
 
-    /// A pooled connection.
+    /// A pooled connection for one operation (not a snapshot).
     pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|error| {
+        self.get(&self.others, "writes and reads outside snapshots").await
+    }
+
+    /// A pooled connection for a snapshot.
+    async fn snapshot_conn(&self) -> Result<deadpool_postgres::Object> {
+        self.get(&self.snapshots, "snapshots; each live snapshot holds one").await
+    }
+
+    async fn get(&self, pool: &Pool, purpose: &str) -> Result<deadpool_postgres::Object> {
+        pool.get().await.map_err(|error| {
             let detail = match &error {
                 deadpool_postgres::PoolError::Backend(error) => pg_detail(error),
                 deadpool_postgres::PoolError::Timeout(_) => format!(
-                    "timed out waiting for a connection (all {} are in use; live snapshots hold one each)",
-                    self.pool.status().max_size
+                    "timed out waiting for a connection (all {} for {purpose} are in use)",
+                    pool.status().max_size
                 ),
                 other => other.to_string(),
             };
@@ -275,7 +300,7 @@ impl Persistence for PostgresPersistence {
     }
 
     async fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
-        let conn = self.conn().await?;
+        let conn = self.snapshot_conn().await?;
         Ok(Box::new(snapshot::PostgresSnapshot::begin(conn).await?))
     }
 

@@ -136,10 +136,11 @@ async fn bad_connection_strings_and_unreachable_servers_are_clear_errors() {
 }
 
 #[tokio::test]
-async fn snapshots_beyond_the_pool_wait_then_fail_clearly() {
+async fn snapshots_beyond_their_pool_wait_then_fail_clearly_and_never_block_commits() {
     let database = TestDatabase::create_or_panic().await;
     let config = PostgresConfig {
-        max_connections: 2,
+        snapshot_connections: 2,
+        other_connections: 1,
         wait_timeout: std::time::Duration::from_millis(300),
         ..PostgresConfig::default()
     };
@@ -148,17 +149,24 @@ async fn snapshots_beyond_the_pool_wait_then_fail_clearly() {
     let first = persistence.snapshot().await.unwrap();
     let second = persistence.snapshot().await.unwrap();
     match persistence.snapshot().await {
-        Err(StorageError::Backend(message)) => assert!(message.contains("in use"), "{message}"),
+        Err(StorageError::Backend(message)) => assert!(message.contains("snapshots"), "{message}"),
         Err(other) => panic!("expected a pool timeout, got {other}"),
         Ok(_) => panic!("a third snapshot cannot get a connection"),
     }
-    drop(first);
-    // The dropped snapshot's connection comes back after its rollback: the write waits for it, and the next
-    // snapshot on a recycled connection is outside the old read transaction, so it sees the write.
+    // Transactions hold their snapshots until they commit: commits and the other operations must not need one.
     persistence.write(vec![commit(2, b"b", b"beta")]).await.unwrap();
+    persistence.write_if_latest(Some(Timestamp(2)), vec![commit(3, b"c", b"gamma")]).await.unwrap();
+    assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(3)));
+    assert_eq!(persistence.log_after(Timestamp(0), 10).await.unwrap().len(), 3);
+    persistence.put_meta(vec![("k".to_owned(), Some(b"v".to_vec()))]).await.unwrap();
+    assert_eq!(persistence.get_meta("k").await.unwrap(), Some(b"v".to_vec()));
+
+    drop(first);
+    // The dropped snapshot's connection comes back after its rollback, and a snapshot on the recycled connection
+    // is outside the old read transaction: it sees the later commits.
     let third = persistence.snapshot().await.unwrap();
-    assert_eq!(third.ts(), Timestamp(2), "a recycled connection starts a fresh snapshot");
-    assert_eq!(third.get(b"b").await.unwrap().map(|doc| doc.body), Some(b"beta".to_vec()));
+    assert_eq!(third.ts(), Timestamp(3), "a recycled connection starts a fresh snapshot");
+    assert_eq!(third.get(b"c").await.unwrap().map(|doc| doc.body), Some(b"gamma".to_vec()));
     assert_eq!(second.ts(), Timestamp(1), "the other snapshot is unchanged");
-    assert_eq!(second.get(b"b").await.unwrap(), None, "and does not see the later write");
+    assert_eq!(second.get(b"b").await.unwrap(), None, "and does not see the later commits");
 }
