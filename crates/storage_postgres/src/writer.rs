@@ -28,10 +28,22 @@ async fn begin<'c>(conn: &'c mut Object, operation: &'static str) -> Result<Tran
     conn.transaction().await.map_err(|error| pg_error(&format!("begin {operation}"), &error))
 }
 
-async fn run(tx: &Transaction<'_>, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<()> {
+type Params<'p> = [&'p (dyn tokio_postgres::types::ToSql + Sync)];
+
+async fn run(tx: &Transaction<'_>, sql: &str, params: &Params<'_>) -> Result<()> {
     let statement = tx.prepare_cached(sql).await.map_err(|error| pg_error("prepare write", &error))?;
     tx.execute(&statement, params).await.map_err(|error| pg_error("write", &error))?;
     Ok(())
+}
+
+/// [`run`] when `needed`. Statements of one transaction joined with `try_join!` are pipelined (sent without
+/// waiting for each other's answers); the writes of one batch touch disjoint rows, so their order does not matter.
+async fn run_if(tx: &Transaction<'_>, needed: bool, sql: &str, params: &Params<'_>) -> Result<()> {
+    if needed {
+        run(tx, sql, params).await
+    } else {
+        Ok(())
+    }
 }
 
 /// Applies a batch of commits atomically: under the commit lock every ts is checked against the stored maximum
@@ -46,10 +58,16 @@ pub(crate) async fn write_commits(
     commits: &[Commit],
 ) -> Result<()> {
     let tx = begin(conn, "write").await?;
-    tx.batch_execute(LOCK_COMMITS).await.map_err(backend("lock the commit log"))?;
-    let statement = tx.prepare_cached(MAX_TS).await.map_err(backend("prepare max ts"))?;
-    let max: Option<i64> =
-        tx.query_one(&statement, &[]).await.and_then(|row| row.try_get(0)).map_err(backend("read max ts"))?;
+    // Pipelined, in order: the lock is taken before the max is read.
+    let (locked, max) = tokio::join!(tx.batch_execute(LOCK_COMMITS), async {
+        let statement = tx.prepare_cached(MAX_TS).await.map_err(backend("prepare max ts"))?;
+        tx.query_one(&statement, &[])
+            .await
+            .and_then(|row| row.try_get::<_, Option<i64>>(0))
+            .map_err(backend("read max ts"))
+    });
+    locked.map_err(backend("lock the commit log"))?;
+    let max = max?;
     let mut previous = max.map(ts_from_sql).transpose()?;
     if let Some(expected) = expected_latest.filter(|expected| *expected != previous) {
         return Err(StorageError::Conflict(format!(
@@ -86,14 +104,14 @@ pub(crate) async fn write_commits(
             None => deleted.push(id),
         }
     }
-    if !deleted.is_empty() {
-        run(&tx, DELETE_DOCUMENTS, &[&deleted]).await?;
-    }
-    if !ids.is_empty() {
-        run(&tx, UPSERT_DOCUMENTS, &[&ids, &tables, &bodies]).await?;
-    }
-    apply_index_writes(&tx, commits.iter().flat_map(|commit| &commit.indexes)).await?;
-    run(&tx, INSERT_LOG, &[&timestamps, &logs]).await?;
+    let (delete_params, upsert_params, log_params): (&Params<'_>, &Params<'_>, &Params<'_>) =
+        (&[&deleted], &[&ids, &tables, &bodies], &[&timestamps, &logs]);
+    tokio::try_join!(
+        run_if(&tx, !deleted.is_empty(), DELETE_DOCUMENTS, delete_params),
+        run_if(&tx, !ids.is_empty(), UPSERT_DOCUMENTS, upsert_params),
+        apply_index_writes(&tx, commits.iter().flat_map(|commit| &commit.indexes)),
+        run(&tx, INSERT_LOG, log_params),
+    )?;
     tx.commit().await.map_err(backend("commit write"))
 }
 
@@ -117,12 +135,12 @@ async fn apply_index_writes<'w>(tx: &Transaction<'_>, writes: impl Iterator<Item
             }
         }
     }
-    if !gone_keys.is_empty() {
-        run(tx, DELETE_INDEX_ENTRIES, &[&gone_indexes, &gone_keys]).await?;
-    }
-    if !keys.is_empty() {
-        run(tx, UPSERT_INDEX_ENTRIES, &[&indexes, &keys, &docs]).await?;
-    }
+    let (delete_params, upsert_params): (&Params<'_>, &Params<'_>) =
+        (&[&gone_indexes, &gone_keys], &[&indexes, &keys, &docs]);
+    tokio::try_join!(
+        run_if(tx, !gone_keys.is_empty(), DELETE_INDEX_ENTRIES, delete_params),
+        run_if(tx, !keys.is_empty(), UPSERT_INDEX_ENTRIES, upsert_params),
+    )?;
     Ok(())
 }
 
