@@ -202,18 +202,22 @@ describe("browser: the guide's Next.js app on authvex (headless Chromium)", { ti
 
     // The Authenticate frames the page sends: after a reload the provider starts on the initial token, then
     // switches tokens once the session arrives (clearAuth + setAuth: `Authenticate None` then `User`).
+    // Only the sockets of the current page count (the previous page's socket may still send while it closes).
     let authFrames = [];
-    page.on("websocket", (ws) =>
+    let generation = 0;
+    page.on("websocket", (ws) => {
+      const opened = generation;
       ws.on("framesent", ({ payload }) => {
         const message = JSON.parse(String(payload));
-        if (message.type === "Authenticate") authFrames.push(message.tokenType);
-      }),
-    );
+        if (message.type === "Authenticate" && opened === generation) authFrames.push(message.tokenType);
+      });
+    });
     await page.goto(`${next.origin}/dashboard`);
     await dashboardUser();
     await page.addInitScript(recordUserStates);
     for (let round = 0; round < 3; round += 1) {
       authFrames = [];
+      generation += 1;
       await page.reload();
       const user = await dashboardUser();
       assert.equal(user._id, userId);
