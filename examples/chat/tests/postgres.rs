@@ -90,6 +90,16 @@ async fn sqlite_export_imports_into_postgres_with_the_same_documents_and_ids() {
     assert!(ok, "{stderr}");
     assert_eq!(again, std::fs::read_to_string(&file).unwrap(), "the PostgreSQL copy exports identically");
 
+    // And back: the PostgreSQL export imported into a new SQLite folder exports identically too.
+    let back = tempfile::tempdir().unwrap();
+    let pg_export = export.path().join("from-postgres.jsonl");
+    std::fs::write(&pg_export, &again).unwrap();
+    let (ok, _, stderr) = chat(&["import", "--data", path(back.path()), path(&pg_export)]);
+    assert!(ok, "{stderr}");
+    let (ok, round_trip, stderr) = chat(&["export", "--data", path(back.path())]);
+    assert!(ok, "{stderr}");
+    assert_eq!(round_trip, again, "SQLite → PostgreSQL → SQLite keeps every line");
+
     // Importing twice is refused: the target is no longer empty.
     let (ok, _, stderr) = chat(&["import", "--db", database.url(), path(&file)]);
     assert!(!ok && stderr.contains("not empty"), "{stderr}");
