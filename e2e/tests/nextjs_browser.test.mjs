@@ -201,7 +201,7 @@ describe("browser: the guide's Next.js app on authvex (headless Chromium)", { ti
     assert.match(landingHtml, new RegExp(`Welcome, ${account.name}`));
 
     // The Authenticate frames the page sends: after a reload the provider starts on the initial token, then
-    // switches tokens once the session arrives (clearAuth + setAuth: `Authenticate None` then `User`).
+    // switches tokens once the session arrives (clearAuth + setAuth).
     // Only the sockets of the current page count (the previous page's socket may still send while it closes).
     let authFrames = [];
     let generation = 0;
@@ -229,8 +229,9 @@ describe("browser: the guide's Next.js app on authvex (headless Chromium)", { ti
       assert.equal(states[0], "Loading…", shown);
       assert.ok(!states.includes("Unauthorized"), shown);
       assert.equal(JSON.parse(states[states.length - 1])._id, userId, shown);
+      // When the session arrives after the socket opened, the provider's token switch is on the wire (`None`,
+      // `User`; e2e/tests/sync.test.mjs covers it deterministically); before, the socket opens with the last token.
       assert.equal(authFrames[0], "User", `${shown}: the first Authenticate carries the SSR initialToken`);
-      assert.ok(authFrames.includes("None"), `${shown}: the provider switched tokens during the reload`);
     }
     await shot("5-reload");
 
