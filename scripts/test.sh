@@ -20,5 +20,16 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
-step "end-to-end suites with the real npm clients"
-AUTHVEX_CHAT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/chat" bash e2e/run.sh
+step "Rust tests again on PostgreSQL (every test that opens its store through test_persistence())"
+if cargo nextest --version >/dev/null 2>&1; then
+  AUTHVEX_TEST_BACKEND=postgres cargo nextest run --workspace --locked --no-fail-fast
+else
+  AUTHVEX_TEST_BACKEND=postgres cargo test --workspace --locked --no-fail-fast
+fi
+
+CHAT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/chat"
+step "end-to-end suites with the real npm clients (SQLite)"
+AUTHVEX_CHAT_BIN="$CHAT_BIN" bash e2e/run.sh
+
+step "end-to-end suites with the real npm clients (PostgreSQL)"
+AUTHVEX_E2E_DATABASE=postgres AUTHVEX_CHAT_BIN="$CHAT_BIN" bash e2e/run.sh
