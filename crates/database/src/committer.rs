@@ -67,7 +67,12 @@ impl CommitState {
     }
 }
 
-pub(crate) fn spawn(inner: Weak<Inner>, mut receiver: mpsc::Receiver<CommitRequest>, tail_every: Option<Duration>) {
+pub(crate) fn spawn(
+    inner: Weak<Inner>,
+    mut receiver: mpsc::Receiver<CommitRequest>,
+    tail_every: Option<Duration>,
+    hints: Option<Arc<tokio::sync::Notify>>,
+) {
     tokio::spawn(async move {
         // On a shared store, other processes commit too: between batches, the committer tails the commit log so
         // their commits reach the conflict window and the subscribers within `tail_every`.
@@ -80,6 +85,14 @@ pub(crate) fn spawn(inner: Weak<Inner>, mut receiver: mpsc::Receiver<CommitReque
             let first = match tail.as_mut() {
                 Some(tail) => tokio::select! {
                     request = receiver.recv() => request,
+                    // Another node said it committed (e.g. PostgreSQL NOTIFY): read the log now.
+                    _ = async { match &hints { Some(hints) => hints.notified().await, None => std::future::pending().await } } => {
+                        let Some(inner) = inner.upgrade() else { break };
+                        if let Err(e) = catch_up(&inner).await {
+                            tracing::warn!(error = %e, "tailing the shared commit log failed; retrying");
+                        }
+                        continue;
+                    }
                     _ = tail.tick() => {
                         let Some(inner) = inner.upgrade() else { break };
                         if let Err(e) = catch_up(&inner).await {

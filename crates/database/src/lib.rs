@@ -129,7 +129,8 @@ impl Database {
         let db = Database { inner };
         db.reconcile_schema().await?;
         let tail = db.inner.persistence.is_shared().then_some(config.tail_interval);
-        committer::spawn(Arc::downgrade(&db.inner), receiver, tail);
+        let hints = tail.and(db.inner.persistence.commit_hints());
+        committer::spawn(Arc::downgrade(&db.inner), receiver, tail, hints);
         Ok(db)
     }
 

@@ -174,6 +174,13 @@ pub trait Persistence: Send + Sync + 'static {
         false
     }
 
+    /// On a shared store: a wake-up signalled when another process may have committed, so the database reads the
+    /// commit log at once instead of at its next poll. Only a hint — the commit log stays the source of truth, and a
+    /// lost hint delays nothing beyond the poll interval. `None` (the default): no hints, poll only.
+    fn commit_hints(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
+
     /// Sets (`Some`) or removes (`None`) one metadata value if it currently equals `expected`; returns whether it
     /// did. Catalog changes go through this so that processes sharing a store never allocate the same table or
     /// index number twice. Same atomicity caveat as [`Persistence::write_if_latest`] for the default.

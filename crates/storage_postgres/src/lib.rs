@@ -17,6 +17,7 @@
 //! Timestamps and table numbers are `bigint`, so a commit timestamp above `i64::MAX` is rejected. The schema is
 //! versioned in `schema_version` and migrated one version per transaction at start ([`schema`]).
 
+mod hints;
 mod schema;
 mod snapshot;
 pub mod testing;
@@ -64,6 +65,10 @@ pub struct PostgresPersistence {
     /// Connections for everything else, used one operation at a time.
     others: Pool,
     target: String,
+    /// Woken when another process commits (LISTEN/NOTIFY); see [`hints`].
+    hints: std::sync::Arc<tokio::sync::Notify>,
+    /// This process's token in the notifications it sends, so it can ignore its own.
+    token: String,
 }
 
 impl std::fmt::Debug for PostgresPersistence {
@@ -125,11 +130,14 @@ impl PostgresPersistence {
             snapshots: pool(config.snapshot_connections)?,
             others: pool(config.other_connections)?,
             target: target.clone(),
+            hints: std::sync::Arc::new(tokio::sync::Notify::new()),
+            token: format!("{:016x}", rand::random::<u64>()),
         };
         {
             let mut conn = persistence.conn().await?;
             schema::migrate(&mut conn, schema::MIGRATIONS).await?;
         }
+        hints::spawn_listener(pg_config, persistence.token.clone(), &persistence.hints);
         tracing::debug!(target = %persistence.target, "opened postgres storage");
         Ok(persistence)
     }
@@ -281,17 +289,21 @@ impl Persistence for PostgresPersistence {
             return Ok(());
         }
         let mut conn = self.conn().await?;
-        writer::write_commits(&mut conn, None, &commits).await
+        writer::write_commits(&mut conn, None, &commits, &self.token).await
     }
 
     async fn write_if_latest(&self, expected_latest: Option<Timestamp>, commits: Vec<Commit>) -> Result<()> {
         let mut conn = self.conn().await?;
-        writer::write_commits(&mut conn, Some(expected_latest), &commits).await
+        writer::write_commits(&mut conn, Some(expected_latest), &commits, &self.token).await
     }
 
     /// Several processes may open the same database (several `authvex serve` nodes).
     fn is_shared(&self) -> bool {
         true
+    }
+
+    fn commit_hints(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        Some(self.hints.clone())
     }
 
     async fn put_meta_if(&self, key: &str, expected: Option<&[u8]>, value: Option<Vec<u8>>) -> Result<bool> {

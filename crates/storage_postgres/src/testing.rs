@@ -57,6 +57,9 @@ impl Persistence for OwnedDatabase {
     fn is_shared(&self) -> bool {
         self.inner.is_shared()
     }
+    fn commit_hints(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        self.inner.commit_hints()
+    }
     async fn put_meta_if(&self, key: &str, expected: Option<&[u8]>, value: Option<Vec<u8>>) -> storage::Result<bool> {
         self.inner.put_meta_if(key, expected, value).await
     }

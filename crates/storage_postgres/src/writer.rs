@@ -56,6 +56,7 @@ pub(crate) async fn write_commits(
     conn: &mut Object,
     expected_latest: Option<Option<Timestamp>>,
     commits: &[Commit],
+    hint_token: &str,
 ) -> Result<()> {
     let tx = begin(conn, "write").await?;
     // Pipelined, in order: the lock is taken before the max is read.
@@ -106,7 +107,10 @@ pub(crate) async fn write_commits(
     }
     let (delete_params, upsert_params, log_params): (&Params<'_>, &Params<'_>, &Params<'_>) =
         (&[&deleted], &[&ids, &tables, &bodies], &[&timestamps, &logs]);
+    let hint_params: &Params<'_> = &[&crate::hints::CHANNEL, &hint_token];
     tokio::try_join!(
+        // Delivered to the other processes' listeners only if this transaction commits.
+        run(&tx, "SELECT pg_notify($1, $2)", hint_params),
         run_if(&tx, !deleted.is_empty(), DELETE_DOCUMENTS, delete_params),
         run_if(&tx, !ids.is_empty(), UPSERT_DOCUMENTS, upsert_params),
         apply_index_writes(&tx, commits.iter().flat_map(|commit| &commit.indexes)),

@@ -18,9 +18,13 @@ fn schema() -> Schema {
 }
 
 async fn node(url: &str, seed: u64) -> Database {
+    node_polling_every(url, seed, Duration::from_millis(10)).await
+}
+
+async fn node_polling_every(url: &str, seed: u64, tail_interval: Duration) -> Database {
     let persistence = PostgresPersistence::connect(url).await.unwrap();
     let mut config = DatabaseConfig::new(schema(), Arc::new(SystemClock), Arc::new(SeededEntropy::new(seed)));
-    config.tail_interval = Duration::from_millis(10);
+    config.tail_interval = tail_interval;
     Database::open(Arc::new(persistence), config).await.unwrap()
 }
 
@@ -154,4 +158,27 @@ async fn a_commit_on_one_node_reaches_the_other_nodes_subscribers() {
     .expect("node B hears of node A's commit through the commit log");
     assert_eq!(entry.ts, ts, "with A's timestamp");
     assert!(!entry.writes.keys.is_empty(), "and its write set");
+}
+
+/// With the commit-log poll slowed to a minute, a remote commit still arrives promptly: the writer's NOTIFY wakes
+/// the other node's committer, which then reads the log (the hint carries nothing else).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_hint_brings_remote_commits_before_the_next_poll() {
+    let database = TestDatabase::create_or_panic().await;
+    let a = node_polling_every(database.url(), 7, Duration::from_secs(60)).await;
+    let b = node_polling_every(database.url(), 8, Duration::from_secs(60)).await;
+    // Let both first polls (an interval ticks at once) and the listeners' LISTEN happen.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut on_b = b.subscribe();
+    for n in 0..3i64 {
+        let id = insert(&a, "counters", obj! {"n" => n}).await;
+        let ts = a.latest_ts();
+        let entry = tokio::time::timeout(Duration::from_secs(10), on_b.recv())
+            .await
+            .expect("node B heard of node A's commit long before its next poll")
+            .unwrap();
+        assert_eq!(entry.ts, ts);
+        let doc = b.begin(true).await.unwrap().get(&id).await.unwrap();
+        assert_eq!(doc.and_then(|d| d.get("n").cloned()), Some(Value::Int64(n)));
+    }
 }
