@@ -169,83 +169,96 @@ fn release_stale_shared_view(inner: &Inner, latest: Timestamp) {
     }
 }
 
+/// How often one batch is re-validated and re-written after other nodes committed between its check and its write.
+const SHARED_WRITE_ATTEMPTS: usize = 64;
+
+fn fail_all(pending: Vec<CommitRequest>, error: &DatabaseError) {
+    let message = error.to_string();
+    for request in pending {
+        let _ = request.reply.send(Err(DatabaseError::Storage(storage::StorageError::Backend(message.clone()))));
+    }
+}
+
 async fn commit_batch(inner: &Inner, batch: Vec<CommitRequest>) {
     let shared = inner.persistence.is_shared();
-    if shared {
-        // Conflicts are checked against every commit, other processes' included.
-        if let Err(e) = catch_up(inner).await {
-            tracing::error!(error = %e, "cannot read the shared commit log; failing this batch");
-            let message = e.to_string();
-            for request in batch {
-                let _ =
-                    request.reply.send(Err(DatabaseError::Storage(storage::StorageError::Backend(message.clone()))));
+    let mut pending = batch;
+    for _ in 0..SHARED_WRITE_ATTEMPTS {
+        if shared {
+            // Conflicts are checked against every commit, other processes' included.
+            if let Err(e) = catch_up(inner).await {
+                tracing::error!(error = %e, "cannot read the shared commit log; failing this batch");
+                fail_all(pending, &e);
+                return;
             }
+        }
+        // Validate: a request that read what a newer commit (or an earlier request of this batch) wrote conflicts.
+        let checked = inner.commit_state.lock().last_ts;
+        let mut last_ts = checked;
+        let mut valid: Vec<CommitRequest> = Vec::with_capacity(pending.len());
+        let mut entries: Vec<Arc<CommitEntry>> = Vec::with_capacity(pending.len());
+        for mut request in pending {
+            let conflict = {
+                let state = inner.commit_state.lock();
+                state.conflict(request.begin_ts, &request.reads)
+            }
+            .or_else(|| {
+                entries
+                    .iter()
+                    .find(|entry| entry.writes.overlaps(&request.reads))
+                    .map(|entry| format!("a commit at {} wrote data this transaction read", entry.ts.0))
+            });
+            if let Some(reason) = conflict {
+                let _ = request.reply.send(Err(DatabaseError::Conflict(reason)));
+                continue;
+            }
+            let ts = Timestamp(inner.clock.now_nanos().max(last_ts.0 + 1));
+            last_ts = ts;
+            request.commit.ts = ts;
+            request.commit.log = request.writes.encode();
+            // A shared store may need the batch again (another attempt); otherwise the write set moves.
+            let writes = if shared { request.writes.clone() } else { std::mem::take(&mut request.writes) };
+            entries.push(Arc::new(CommitEntry { ts, writes }));
+            valid.push(request);
+        }
+        if valid.is_empty() {
             return;
         }
+        let written = if shared {
+            // Only on top of the latest commit this batch was checked against: if another process committed in
+            // between, nothing is written and the batch is checked again against that commit.
+            let commits = valid.iter().map(|r| r.commit.clone()).collect();
+            inner.persistence.write_if_latest((checked.0 > 0).then_some(checked), commits).await
+        } else {
+            let commits = valid.iter_mut().map(|r| std::mem::take(&mut r.commit)).collect();
+            inner.persistence.write(commits).await
+        };
+        match written {
+            Ok(()) => {
+                let mut state = inner.commit_state.lock();
+                release_stale_shared_view(inner, last_ts);
+                for (request, entry) in valid.into_iter().zip(entries) {
+                    state.push(entry.clone());
+                    let ts = entry.ts;
+                    let _ = inner.notify.send(entry);
+                    let _ = request.reply.send(Ok(ts));
+                }
+                return;
+            }
+            Err(storage::StorageError::Conflict(reason)) if shared => {
+                tracing::debug!(%reason, "another node committed first; checking the batch again");
+                pending = valid;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit batch failed; nothing was written");
+                fail_all(valid, &DatabaseError::Storage(e));
+                return;
+            }
+        }
     }
-    let mut commits: Vec<Commit> = Vec::with_capacity(batch.len());
-    let mut waiters: Vec<(oneshot::Sender<Result<Timestamp>>, Arc<CommitEntry>)> = Vec::with_capacity(batch.len());
-    let mut last_ts = inner.commit_state.lock().last_ts;
-    for request in batch {
-        let CommitRequest { begin_ts, reads, writes, mut commit, reply } = request;
-        let conflict = {
-            let state = inner.commit_state.lock();
-            state.conflict(begin_ts, &reads)
-        }
-        .or_else(|| {
-            waiters
-                .iter()
-                .find(|(_, entry)| entry.writes.overlaps(&reads))
-                .map(|(_, entry)| format!("a commit at {} wrote data this transaction read", entry.ts.0))
-        });
-        if let Some(reason) = conflict {
-            let _ = reply.send(Err(DatabaseError::Conflict(reason)));
-            continue;
-        }
-        let ts = Timestamp(inner.clock.now_nanos().max(last_ts.0 + 1));
-        last_ts = ts;
-        commit.ts = ts;
-        commit.log = writes.encode();
-        commits.push(commit);
-        waiters.push((reply, Arc::new(CommitEntry { ts, writes })));
-    }
-    if commits.is_empty() {
-        return;
-    }
-    let written = if shared {
-        // Only on top of the latest commit this process checked against: another process's commit in between
-        // fails the write (and these transactions re-run against it).
-        let checked = inner.commit_state.lock().last_ts;
-        inner.persistence.write_if_latest((checked.0 > 0).then_some(checked), commits).await
-    } else {
-        inner.persistence.write(commits).await
-    };
-    match written {
-        Ok(()) => {
-            let mut state = inner.commit_state.lock();
-            release_stale_shared_view(inner, last_ts);
-            for (reply, entry) in waiters {
-                state.push(entry.clone());
-                let ts = entry.ts;
-                let _ = inner.notify.send(entry);
-                let _ = reply.send(Ok(ts));
-            }
-        }
-        Err(storage::StorageError::Conflict(reason)) if shared => {
-            tracing::debug!(%reason, "another process committed first; the batch re-runs");
-            for (reply, _) in waiters {
-                let _ = reply.send(Err(DatabaseError::Conflict(format!("another node committed first: {reason}"))));
-            }
-            if let Err(e) = catch_up(inner).await {
-                tracing::warn!(error = %e, "tailing the shared commit log failed; retrying");
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "commit batch failed; nothing was written");
-            let message = e.to_string();
-            for (reply, _) in waiters {
-                let _ = reply.send(Err(DatabaseError::Storage(storage::StorageError::Backend(message.clone()))));
-            }
-        }
+    // Other nodes kept committing in between every attempt: let the transactions re-run.
+    for request in pending {
+        let _ = request
+            .reply
+            .send(Err(DatabaseError::Conflict("other nodes kept committing first; re-run the transaction".into())));
     }
 }

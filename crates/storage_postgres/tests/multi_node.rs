@@ -182,3 +182,32 @@ async fn a_notify_hint_brings_remote_commits_before_the_next_poll() {
         assert_eq!(doc.and_then(|d| d.get("n").cloned()), Some(Value::Int64(n)));
     }
 }
+
+/// Writes that do not overlap never conflict, however busy the other node is: a batch that lost the race to the
+/// other node's commit (between its conflict check and its write) is checked again against it and written, not
+/// failed back to its transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disjoint_writes_on_two_busy_nodes_commit_at_the_first_attempt() {
+    let database = TestDatabase::create_or_panic().await;
+    let a = node(database.url(), 9).await;
+    let b = node(database.url(), 10).await;
+    let mut tasks = Vec::new();
+    for w in 0..16i64 {
+        let db = if w % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25i64 {
+                let mut txn = db.begin(false).await.unwrap();
+                txn.insert("counters", object(obj! {"n" => w * 100 + i})).await.unwrap();
+                if let Err(e) = db.commit(txn).await {
+                    panic!("a disjoint insert failed to commit: {e}");
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut txn = a.begin(true).await.unwrap();
+    let all = txn.scan(database::ScanRequest::new("counters", "by_creation_time")).await.unwrap();
+    assert_eq!(all.documents.len(), 400);
+}
