@@ -33,6 +33,11 @@ struct Args {
     /// Also run authvex on this (empty) PostgreSQL database.
     #[arg(long)]
     postgres: Option<String>,
+    /// Also run two authvex nodes (two deployments of the app in this process, each with its own committer and
+    /// connection pools, as two `authvex serve` processes would have) on this other empty PostgreSQL database;
+    /// writers and readers alternate between the nodes.
+    #[arg(long)]
+    postgres_two_nodes: Option<String>,
 }
 
 fn app() -> App {
@@ -51,24 +56,28 @@ fn app() -> App {
     app
 }
 
+#[derive(Clone, Copy)]
 struct Figures {
     commits_per_s: f64,
     reads_per_s: f64,
 }
 
-async fn bench_authvex(args: &Args, postgres: Option<&str>) -> Figures {
+async fn bench_authvex(args: &Args, postgres: Option<&str>, nodes: usize) -> Figures {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = server::ServerConfig::sqlite(dir.path(), 0, 0);
-    if let Some(url) = postgres {
-        config.storage = server::StorageConfig::Postgres { url: url.to_owned(), data_dir: dir.path().to_owned() };
+    let mut running = Vec::new();
+    for _ in 0..nodes.max(1) {
+        let mut config = server::ServerConfig::sqlite(dir.path(), 0, 0);
+        if let Some(url) = postgres {
+            config.storage = server::StorageConfig::Postgres { url: url.to_owned(), data_dir: dir.path().to_owned() };
+        }
+        running.push(server::start(app(), config).await.expect("start"));
     }
-    let running = server::start(app(), config).await.expect("start");
-    let rt = running.runtime.clone();
+    let runtimes: Vec<_> = running.iter().map(|r| r.runtime.clone()).collect();
     let per_writer = args.ops / args.writers;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..args.writers {
-        let rt = rt.clone();
+        let rt = runtimes[w % runtimes.len()].clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..per_writer {
                 let out = rt
@@ -93,7 +102,7 @@ async fn bench_authvex(args: &Args, postgres: Option<&str>) -> Figures {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for r in 0..args.readers {
-        let rt = rt.clone();
+        let rt = runtimes[r % runtimes.len()].clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..per_reader {
                 let key = read_key(i, r, writers, per_writer);
@@ -113,7 +122,9 @@ async fn bench_authvex(args: &Args, postgres: Option<&str>) -> Figures {
         t.await.expect("reader");
     }
     let reads_per_s = (per_reader * args.readers) as f64 / start.elapsed().as_secs_f64();
-    running.shutdown().await;
+    for node in running {
+        node.shutdown().await;
+    }
     Figures { commits_per_s, reads_per_s }
 }
 
@@ -196,11 +207,12 @@ fn main() {
         args.ops, args.writers, args.reads, args.readers
     );
     let raw = bench_rusqlite(&args);
-    let ours = rt.block_on(bench_authvex(&args, None));
-    let on_postgres = args.postgres.as_deref().map(|url| rt.block_on(bench_authvex(&args, Some(url))));
+    let ours = rt.block_on(bench_authvex(&args, None, 1));
+    let on_postgres = args.postgres.as_deref().map(|url| rt.block_on(bench_authvex(&args, Some(url), 1)));
+    let two_nodes = args.postgres_two_nodes.as_deref().map(|url| rt.block_on(bench_authvex(&args, Some(url), 2)));
     std::thread::sleep(Duration::from_millis(10));
     println!();
-    match on_postgres {
+    match &on_postgres {
         None => {
             println!("| metric | authvex | raw rusqlite | ratio |");
             println!("|---|---:|---:|---:|");
@@ -235,5 +247,22 @@ fn main() {
                 pg.reads_per_s / ours.reads_per_s
             );
         }
+    }
+    if let (Some(two), Some(one)) = (two_nodes, on_postgres) {
+        println!();
+        println!("| PostgreSQL | one node | two nodes (one database) | two / one |");
+        println!("|---|---:|---:|---:|");
+        println!(
+            "| mutation commits/s | {:.0} | {:.0} | {:.2}x |",
+            one.commits_per_s,
+            two.commits_per_s,
+            two.commits_per_s / one.commits_per_s
+        );
+        println!(
+            "| indexed point queries/s | {:.0} | {:.0} | {:.2}x |",
+            one.reads_per_s,
+            two.reads_per_s,
+            two.reads_per_s / one.reads_per_s
+        );
     }
 }

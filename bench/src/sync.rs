@@ -68,6 +68,14 @@ struct Args {
     /// Idle sockets for the memory measurement (0 skips it); lowered if the open-file limit is too small.
     #[arg(long, default_value_t = 5000)]
     idle_sockets: usize,
+    /// Run on PostgreSQL instead of SQLite: an admin URL (e.g. `postgres://postgres@127.0.0.1:5432/postgres`) where
+    /// each scenario creates a fresh database (through `psql`) and drops it afterwards.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Deployment nodes on the one database (more than 1 needs --postgres): subscribers connect to the first node,
+    /// the writer to the last, so every push crosses nodes through the shared commit log.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,13 +102,19 @@ struct Server {
 }
 
 impl Server {
-    fn start(chat: &Path) -> BenchResult<Server> {
+    /// `database`: a PostgreSQL URL the node runs on (several nodes may share one), else SQLite in its temp dir.
+    fn start(chat: &Path, database: Option<&str>) -> BenchResult<Server> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let log = dir.path().join("server.log");
         let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let mut child = Command::new(chat)
-            .args(["dev", "--port", "0", "--site-port", "0", "--data"])
-            .arg(dir.path().join("data"))
+        let mut command = Command::new(chat);
+        command.args(["dev", "--port", "0", "--site-port", "0", "--data"]).arg(dir.path().join("data"));
+        if let Some(url) = database {
+            command.args(["--db", url]);
+        }
+        // One secret for every node of a deployment.
+        let mut child = command
+            .env("BETTER_AUTH_SECRET", "authvex-bench-secret-0123456789abcdef0123456789")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -164,6 +178,84 @@ impl Drop for Server {
     }
 }
 
+/// A fresh PostgreSQL database for one scenario, created and dropped with `psql` through an admin URL.
+struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+fn psql(admin: &str, sql: &str) -> BenchResult<()> {
+    let out = Command::new("psql")
+        .args([admin, "-qAtc", sql])
+        .output()
+        .map_err(|e| format!("cannot run psql (PostgreSQL client tools are needed for --postgres): {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+impl PgDatabase {
+    fn create(admin: &str) -> BenchResult<PgDatabase> {
+        let name = format!("authvex_bench_{:016x}", rand::random::<u64>());
+        psql(admin, &format!("CREATE DATABASE {name}"))?;
+        // Same server and options as the admin URL, another database.
+        let (base, query) = match admin.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin, String::new()),
+        };
+        let server = match base.find("://").map(|i| i + 3) {
+            Some(start) => match base[start..].find('/') {
+                Some(slash) => &base[..start + slash],
+                None => base,
+            },
+            None => return Err(format!("--postgres {admin:?} is not a postgres:// URL")),
+        };
+        Ok(PgDatabase { admin: admin.to_string(), url: format!("{server}/{name}{query}"), name })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = psql(&self.admin, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+/// One deployment: its nodes (one, or several on one PostgreSQL database).
+struct Deployment {
+    nodes: Vec<Server>,
+    /// Dropped after the nodes (fields drop in order).
+    _database: Option<PgDatabase>,
+}
+
+impl Deployment {
+    fn start(chat: &Path, postgres: Option<&str>, nodes: usize) -> BenchResult<Deployment> {
+        let database = postgres.map(PgDatabase::create).transpose()?;
+        let url = database.as_ref().map(|d| d.url.as_str());
+        // One after the other: the first node creates the schema.
+        let nodes = (0..nodes.max(1)).map(|_| Server::start(chat, url)).collect::<BenchResult<Vec<_>>>()?;
+        Ok(Deployment { nodes, _database: database })
+    }
+
+    fn first(&self) -> &Server {
+        &self.nodes[0]
+    }
+
+    fn last(&self) -> &Server {
+        &self.nodes[self.nodes.len() - 1]
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(Server::pid).collect()
+    }
+
+    fn check_alive(&mut self) -> BenchResult<()> {
+        self.nodes.iter_mut().try_for_each(Server::check_alive)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // /proc readings
 
@@ -216,7 +308,7 @@ fn open_file_limit() -> Option<usize> {
 
 /// CPU used by the server, by this process and by everything else over an interval.
 struct CpuMeter {
-    server_pid: String,
+    server_pids: Vec<String>,
     start: Instant,
     server: u64,
     own: u64,
@@ -231,19 +323,21 @@ struct CpuUse {
 }
 
 impl CpuMeter {
-    fn start(server_pid: u32) -> CpuMeter {
-        let server_pid = server_pid.to_string();
+    /// Measures the server processes `pids` (all nodes of a deployment together).
+    fn start(pids: &[u32]) -> CpuMeter {
+        let server_pids: Vec<String> = pids.iter().map(u32::to_string).collect();
         CpuMeter {
-            server: process_ticks(&server_pid),
+            server: server_pids.iter().map(|pid| process_ticks(pid)).sum(),
             own: process_ticks("self"),
             machine: machine_ticks(),
-            server_pid,
+            server_pids,
             start: Instant::now(),
         }
     }
 
     fn stop(&self, hz: f64) -> CpuUse {
-        let server = process_ticks(&self.server_pid).saturating_sub(self.server) as f64 / hz;
+        let now: u64 = self.server_pids.iter().map(|pid| process_ticks(pid)).sum();
+        let server = now.saturating_sub(self.server) as f64 / hz;
         let own = process_ticks("self").saturating_sub(self.own) as f64 / hz;
         let machine = machine_ticks().saturating_sub(self.machine) as f64 / hz;
         let wall = self.start.elapsed().as_secs_f64().max(1e-9);
@@ -710,8 +804,11 @@ struct LatencyReport {
     stats: SubscriberStats,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn latency_scenario(
     chat: &Path,
+    postgres: Option<&str>,
+    nodes: usize,
     writer_kind: WriterKind,
     subscribers: usize,
     total: usize,
@@ -719,10 +816,10 @@ async fn latency_scenario(
     hz: f64,
 ) -> BenchResult<LatencyReport> {
     let load = load_average();
-    let mut server = Server::start(chat)?;
+    let mut server = Deployment::start(chat, postgres, nodes)?;
     let (receipt_tx, mut receipts) = mpsc::unbounded_channel();
-    let fleet = Fleet::open(server.addr, subscribers, receipt_tx).await?;
-    let mut writer = Writer::connect(writer_kind, server.addr).await?;
+    let fleet = Fleet::open(server.first().addr, subscribers, receipt_tx).await?;
+    let mut writer = Writer::connect(writer_kind, server.last().addr).await?;
     let mut report = LatencyReport {
         subscribers,
         mutations: total.saturating_sub(warmup),
@@ -738,11 +835,11 @@ async fn latency_scenario(
         wall: Duration::ZERO,
         stats: SubscriberStats::default(),
     };
-    let mut meter = CpuMeter::start(server.pid());
+    let mut meter = CpuMeter::start(&server.pids());
     let mut measured_since = Instant::now();
     for k in 0..total {
         if k == warmup {
-            meter = CpuMeter::start(server.pid());
+            meter = CpuMeter::start(&server.pids());
             measured_since = Instant::now();
         }
         let measured = k >= warmup;
@@ -816,9 +913,10 @@ struct MemoryReport {
 }
 
 /// Server RSS before and after `n` sockets have subscribed and got their first Transition (and at `n / 2`).
-async fn memory_scenario(chat: &Path, n: usize) -> BenchResult<MemoryReport> {
+async fn memory_scenario(chat: &Path, postgres: Option<&str>, n: usize) -> BenchResult<MemoryReport> {
     let load = load_average();
-    let mut server = Server::start(chat)?;
+    let mut deployment = Deployment::start(chat, postgres, 1)?;
+    let server = &mut deployment.nodes[0];
     // Let start-up allocations settle.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before_kib = status_kib(server.pid(), "VmRSS")?;
@@ -965,6 +1063,10 @@ fn main() -> std::process::ExitCode {
     let chat = args.chat.clone().unwrap_or_else(|| {
         std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("chat"))).unwrap_or_else(|| "chat".into())
     });
+    if args.nodes > 1 && args.postgres.is_none() {
+        eprintln!("error: --nodes > 1 needs --postgres (SQLite cannot be shared by several processes)");
+        return std::process::ExitCode::FAILURE;
+    }
     if args.mutations.len() != args.subscribers.len() {
         eprintln!("error: --mutations needs one count per --subscribers entry");
         return std::process::ExitCode::FAILURE;
@@ -989,10 +1091,23 @@ async fn run(args: &Args, chat: &Path) -> BenchResult<()> {
         load_average()
     );
     println!();
+    let backend = if args.postgres.is_some() { "PostgreSQL (a fresh database per scenario)" } else { "SQLite" };
+    if args.nodes > 1 {
+        println!(
+            "Backend: {backend}; {} nodes on one database — subscribers on the first node, the writer on the last, \
+             so every push crosses nodes (commit log tail + NOTIFY hint). Server CPU is all nodes together.",
+            args.nodes
+        );
+    } else {
+        println!("Backend: {backend}; one node.");
+    }
+    println!();
     let mut reports = Vec::new();
     for (&subscribers, &total) in args.subscribers.iter().zip(&args.mutations) {
         eprintln!("[bench-sync] {subscribers} subscribers, {total} mutations ({} warm-up)", args.warmup);
-        reports.push(latency_scenario(chat, args.writer, subscribers, total, args.warmup, hz).await?);
+        let postgres = args.postgres.as_deref();
+        let scenario = latency_scenario(chat, postgres, args.nodes, args.writer, subscribers, total, args.warmup, hz);
+        reports.push(scenario.await?);
     }
     print_latency(&reports, args.writer);
 
@@ -1009,7 +1124,7 @@ async fn run(args: &Args, chat: &Path) -> BenchResult<()> {
         }
         if n > 0 {
             eprintln!("[bench-sync] {n} idle sockets");
-            let m = memory_scenario(chat, n).await?;
+            let m = memory_scenario(chat, args.postgres.as_deref(), n).await?;
             print_memory(&m);
             memory = Some(m);
         }
