@@ -70,6 +70,47 @@ describe("chat dev process", { timeout: 180_000 }, () => {
     );
   });
 
+  test("SIGTERM lets in-flight requests finish (graceful drain), and what they wrote is kept", async () => {
+    const dataDir = await makeDataDir();
+    dirs.push(dataDir);
+    const server = await start({ dataDir, config: { auth: { rateLimit: { enabled: false } } } });
+    // Sign-ups hash passwords with scrypt (a bounded pool, one per core), so several take a while to finish.
+    const emails = [0, 1, 2, 3, 4, 5].map((i) => `drain-${i}-${Date.now()}@example.com`);
+    const inFlight = emails.map((email) =>
+      fetch(`${server.authUrl}/sign-up/email`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: server.siteUrl },
+        body: JSON.stringify({ name: "Drain", email, password: "correct horse battery staple" }),
+      }).then((res) => ({ res, at: performance.now() })),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const terminatedAt = performance.now();
+    process.kill(server.pid, "SIGTERM");
+    const answered = await Promise.all(inFlight);
+    assert.ok(
+      answered.some(({ at }) => at > terminatedAt),
+      "some sign-ups were still running when SIGTERM arrived (else this test shows nothing)",
+    );
+    const responses = answered.map(({ res }) => res);
+    for (const res of responses) {
+      assert.equal(res.status, 200, "a request accepted before SIGTERM is answered");
+      assert.ok((await res.json()).user?.id);
+    }
+    const status = await server.exited;
+    assert.ok(status.code === 0 || status.signal === "SIGTERM", `exit: code ${status.code}, signal ${status.signal}`);
+
+    // Every answered sign-up is durable: signing in after a restart works for each.
+    const again = await start({ dataDir, config: { auth: { rateLimit: { enabled: false } } } });
+    for (const email of emails) {
+      const res = await fetch(`${again.authUrl}/sign-in/email`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: again.siteUrl },
+        body: JSON.stringify({ email, password: "correct horse battery staple" }),
+      });
+      assert.equal(res.status, 200, `sign-in as ${email} after the restart`);
+    }
+  });
+
   test("SIGTERM with live sync subscriptions closes them with a reconnect hint and exits promptly", async () => {
     const server = await start();
     const client = new ConvexClient(server.apiUrl, { logger: false });
