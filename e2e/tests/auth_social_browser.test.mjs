@@ -4,65 +4,40 @@
 // consent page, and lands on /dashboard signed in. Screenshots go to e2e/artifacts/ (gitignored).
 
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
-import { chromium } from "playwright-core";
 
 import { uniqueEmail } from "../lib/auth.mjs";
+import { ARTIFACTS, launchChromium } from "../lib/browser.mjs";
 import { startChatWithGitHub, startOAuthProvider } from "../lib/oauth_provider.mjs";
 import { get } from "../lib/server.mjs";
 import { startWebApp } from "../lib/web_app.mjs";
 
-const CHROMIUM = process.env.AUTHVEX_CHROMIUM || "/usr/bin/chromium";
-const ARTIFACTS = join(dirname(dirname(fileURLToPath(import.meta.url))), "artifacts");
 const STEP_TIMEOUT_MS = 30_000;
-/** Without the background-networking switches Chromium keeps calling home, which a closed CI network punishes. */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 describe("browser: social sign-in with GitHub (headless Chromium)", { timeout: 300_000 }, () => {
   let provider;
   let app;
   let server;
   let context;
-  let profileDir;
+  let chromiumBrowser;
   const identity = { id: 9001, login: "octo-browser", name: "Octo Browser", email: uniqueEmail("browser") };
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
     provider = await startOAuthProvider({ user: identity });
     app = await startWebApp();
     server = await startChatWithGitHub(provider, { env: { SITE_URL: app.origin } });
     app.setBackend(server.siteUrl);
-    profileDir = await mkdtemp(join(tmpdir(), "authvex-e2e-chromium-"));
-    await mkdir(ARTIFACTS, { recursive: true });
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: 60_000,
-    });
+    chromiumBrowser = await launchChromium();
+    context = chromiumBrowser.context;
   });
   afterEach((t) => server?.printLogsIfFailed(t));
   after(async () => {
-    await context?.close();
     await server?.stop();
     await app?.stop();
     await provider?.stop();
-    if (profileDir) await rm(profileDir, { recursive: true, force: true });
+    await chromiumBrowser?.close();
   });
 
   test("signIn.social → consent → /dashboard signed in; get-session returns the user", async () => {

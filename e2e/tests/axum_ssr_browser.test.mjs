@@ -7,32 +7,17 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
-import { chromium } from "playwright-core";
 
 import { uniqueEmail } from "../lib/auth.mjs";
+import { ARTIFACTS, launchChromium } from "../lib/browser.mjs";
 import { startChatWithGitHub, startOAuthProvider } from "../lib/oauth_provider.mjs";
 import { chatBinary } from "../lib/server.mjs";
 
-const CHROMIUM = process.env.AUTHVEX_CHROMIUM || "/usr/bin/chromium";
-const ARTIFACTS = join(dirname(dirname(fileURLToPath(import.meta.url))), "artifacts");
 const STEP_TIMEOUT_MS = 30_000;
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** The web app binary: `AUTHVEX_AXUM_SSR_BIN`, else next to the chat binary. */
 function axumSsrBinary() {
@@ -85,34 +70,26 @@ describe("browser: examples/axum-ssr (headless Chromium)", { timeout: 300_000 },
   let server;
   let web;
   let browser;
-  let profileDir;
+  let chromiumBrowser;
   const github = { id: 4242, login: "octo-ssr", name: "Octo SSR", email: uniqueEmail("ssr-github") };
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
     provider = await startOAuthProvider({ user: github });
     const port = await freePort();
     server = await startChatWithGitHub(provider, { env: { SITE_URL: `http://127.0.0.1:${port}` } });
     web = await startWebApp(port, server);
-    profileDir = await mkdtemp(join(tmpdir(), "authvex-e2e-chromium-"));
-    await mkdir(ARTIFACTS, { recursive: true });
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: 60_000,
-    });
+    chromiumBrowser = await launchChromium();
+    browser = chromiumBrowser.context;
   });
   afterEach((t) => {
     server?.printLogsIfFailed(t);
     if (t.passed === false) console.error(`--- axum-ssr stderr ---\n${web?.stderr()}`);
   });
   after(async () => {
-    await browser?.close();
     await web?.stop();
     await server?.stop();
     await provider?.stop();
-    if (profileDir) await rm(profileDir, { recursive: true, force: true });
+    await chromiumBrowser?.close();
   });
 
   async function withPage(name, body) {

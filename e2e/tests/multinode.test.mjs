@@ -15,20 +15,10 @@ import { anyApi } from "convex/server";
 
 import { CLIENTS, expectData, expectError, openBrowser, uniqueEmail } from "../lib/auth.mjs";
 import { makeDataDir, startChat } from "../lib/server.mjs";
+import { DEADLINE_MS, waitFor } from "../lib/wait.mjs";
 
 const api = anyApi;
-/** How long anything that should happen promptly may take (the commit-log tail polls every 50 ms). */
-const DEADLINE_MS = 15_000;
 
-async function waitFor(probe, what, timeoutMs = DEADLINE_MS) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() >= until) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("two nodes on one PostgreSQL database", () => {
   const flavour = CLIENTS[0];

@@ -6,36 +6,21 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 import { decodeJwt } from "jose";
-import { chromium } from "playwright-core";
 
 import { CLIENTS, SESSION_COOKIE, expectData, openBrowser, uniqueEmail } from "../lib/auth.mjs";
+import { ARTIFACTS, launchChromium } from "../lib/browser.mjs";
 import { NEXT_APP_DIR, buildNextApp, freePort, startNextApp } from "../lib/next_app.mjs";
 import { startChatWithGitHub, startOAuthProvider } from "../lib/oauth_provider.mjs";
 import { chatGuideBinary } from "../lib/server.mjs";
 
-const CHROMIUM = process.env.AUTHVEX_CHROMIUM || "/usr/bin/chromium";
-const ARTIFACTS = join(dirname(dirname(fileURLToPath(import.meta.url))), "artifacts");
 const STEP_TIMEOUT_MS = 30_000;
-/** The flags of auth_social_browser.test.mjs: without the background-networking switches Chromium calls home. */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /**
  * Records every text the dashboard's `#user` element shows, from the first paint of the server HTML on (installed
@@ -58,15 +43,13 @@ describe("browser: the guide's Next.js app on authvex (headless Chromium)", { ti
   let next;
   let context;
   let page;
-  let profileDir;
+  let chromiumBrowser;
   const consoleLines = [];
   const account = { name: "Ada Next", email: uniqueEmail("nextjs"), password: "correct-horse-battery-9" };
   const github = { id: 9101, login: "octo-next", name: "Octo Next", email: uniqueEmail("nextjs-github") };
   let userId;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
-    await mkdir(ARTIFACTS, { recursive: true });
     provider = await startOAuthProvider({ user: github });
     // The deployment's SITE_URL (Better Auth's baseURL, a trusted origin) is the Next app's origin.
     const port = await freePort();
@@ -76,13 +59,8 @@ describe("browser: the guide's Next.js app on authvex (headless Chromium)", { ti
     await buildNextApp(env);
     next = await startNextApp({ port, env });
     assert.equal(next.origin, origin);
-    profileDir = await mkdtemp(join(tmpdir(), "authvex-e2e-chromium-"));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: 60_000,
-    });
+    chromiumBrowser = await launchChromium();
+    context = chromiumBrowser.context;
     page = await context.newPage();
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
     page.on("console", (msg) => consoleLines.push(`${msg.type()}: ${msg.text()}`));
@@ -100,11 +78,10 @@ describe("browser: the guide's Next.js app on authvex (headless Chromium)", { ti
     server?.printLogsIfFailed(t);
   });
   after(async () => {
-    await context?.close();
     await next?.stop();
     await server?.stop();
     await provider?.stop();
-    if (profileDir) await rm(profileDir, { recursive: true, force: true });
+    await chromiumBrowser?.close();
   });
 
   const shot = (name) => page.screenshot({ path: join(ARTIFACTS, `nextjs-${name}.png`), fullPage: true });

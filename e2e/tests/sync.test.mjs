@@ -17,6 +17,7 @@ import WebSocket from "ws";
 
 import { CLIENTS, expectData, JWT_COOKIE, NO_RATE_LIMIT, openBrowser, uniqueEmail } from "../lib/auth.mjs";
 import { startChat } from "../lib/server.mjs";
+import { waitFor } from "../lib/wait.mjs";
 
 const api = anyApi;
 
@@ -39,16 +40,6 @@ async function rejection(promise) {
   assert.fail("expected the call to reject, but it resolved");
 }
 
-/** Polls `probe` until it returns something other than `undefined`/`false`; fails after `timeoutMs`. */
-async function waitFor(probe, what, timeoutMs = DEADLINE_MS) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() >= until) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A logger for the npm clients that records what they would print. */
 function recordingLogger() {
