@@ -112,7 +112,7 @@ describe("better-auth client: social sign-in (GitHub)", { timeout: 300_000 }, ()
         assert.equal(replay.location, `${server.authUrl}/error?error=please_restart_the_process`);
       });
 
-      test("an unverified GitHub address does not take over an e-mail account; a verified one links", async () => {
+      test("an unverified GitHub address does not take over an e-mail account; a verified one links once the owner verified", async () => {
         const email = uniqueEmail("victim");
         const owner = openBrowser(flavour, server.siteUrl);
         expectData(await owner.client.signUp.email({ name: "Owner", email, password: "correct horse battery staple" }));
@@ -126,7 +126,19 @@ describe("better-auth client: social sign-in (GitHub)", { timeout: 300_000 }, ()
         assert.equal(landing.location, "/auth-error?error=account_not_linked");
         assert.equal(attacker.sessionToken(), undefined);
 
+        // A verified GitHub address still does not link while the local user never verified the address
+        // (requireLocalEmailVerified): whoever registered it first need not own it.
         provider.user = githubUser("owner", { email });
+        const early = openBrowser(flavour, server.siteUrl);
+        const refused = expectData(
+          await early.client.signIn.social({ provider: "github", callbackURL: "/dashboard", errorCallbackURL: "/auth-error" }),
+        );
+        assert.equal((await early.visit(await approve(refused.url))).location, "/auth-error?error=account_not_linked");
+
+        // The owner verifies the address; now the verified GitHub address links.
+        expectData(await owner.client.sendVerificationEmail({ email }));
+        const mail = await server.waitForMail({ kind: "verify-email", to: email });
+        assert.equal((await owner.visit(mail.url)).status, 302);
         const linker = openBrowser(flavour, server.siteUrl);
         const linked = expectData(await linker.client.signIn.social({ provider: "github", callbackURL: "/dashboard" }));
         assert.equal((await linker.visit(await approve(linked.url))).location, "/dashboard");

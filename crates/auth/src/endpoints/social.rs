@@ -24,6 +24,20 @@ use serde_json::{json, Map, Value as Json};
 use value::{Object, Value};
 
 /// The state row and data live ten minutes.
+/// State keys only the server writes; a client's `additionalData` cannot set them.
+const RESERVED_STATE_KEYS: &[&str] = &[
+    "callbackURL",
+    "codeVerifier",
+    "errorURL",
+    "newUserURL",
+    "link",
+    "expiresAt",
+    "requestSignUp",
+    "state",
+    "providerId",
+    "nonce",
+];
+
 const STATE_TTL_MS: f64 = 600_000.0;
 /// The state cookie's Max-Age: 1.4.9 passes 300 * 1000 where seconds are meant (spec §2.1); reproduced.
 const STATE_COOKIE_MAX_AGE: u64 = 300_000;
@@ -197,6 +211,9 @@ async fn start_redirect(
     let nonce = provider.is_oidc().then(|| crypto::oauth_state(entropy));
     let now = call.now_ms;
     let mut data = request.additional_data.clone().unwrap_or_default();
+    // The client's additionalData never sets what the server decides: a `link` (which user the provider account
+    // joins), the redirect targets (validated above only when they come as parameters), the PKCE verifier, …
+    data.retain(|key, _| !RESERVED_STATE_KEYS.contains(&key.as_str()));
     data.insert(
         "callbackURL".into(),
         json!(request.callback_url.clone().unwrap_or_else(|| svc.config.base_url.clone())),
@@ -769,7 +786,11 @@ async fn resolve_user(
                     None => {
                         let linking = &account_cfg.account_linking;
                         let trusted = linking.trusted_providers.contains(&provider.id);
-                        if (!trusted && !profile.email_verified) || !linking.enabled {
+                        if (!trusted && !profile.email_verified)
+                            || (linking.require_local_email_verified && !user.email_verified)
+                            || !linking.enabled
+                            || linking.disable_implicit_linking
+                        {
                             return Ok(Err("account not linked"));
                         }
                         if linked.is_some() {

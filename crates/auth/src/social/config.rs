@@ -125,11 +125,23 @@ pub struct AccountLinkingConfig {
     pub trusted_providers: Vec<String>,
     /// Link-social may link an account whose e-mail differs from the user's.
     pub allow_different_emails: bool,
+    /// Sign-in links a provider account into an existing user only if that user's own address is verified
+    /// (Better Auth 1.7's `requireLocalEmailVerified`, default true): otherwise whoever signed up first with an
+    /// address they do not own would share the account of its owner signing in with a provider.
+    pub require_local_email_verified: bool,
+    /// Sign-in never links implicitly (by e-mail); only link-social does.
+    pub disable_implicit_linking: bool,
 }
 
 impl Default for AccountLinkingConfig {
     fn default() -> Self {
-        AccountLinkingConfig { enabled: true, trusted_providers: Vec::new(), allow_different_emails: false }
+        AccountLinkingConfig {
+            enabled: true,
+            trusted_providers: Vec::new(),
+            allow_different_emails: false,
+            require_local_email_verified: true,
+            disable_implicit_linking: false,
+        }
     }
 }
 

@@ -502,7 +502,22 @@ async fn an_unverified_address_never_links_into_an_existing_account() {
     assert_eq!(env.count(Model::Account, &[Where::eq("userId", alice_id.as_str())]).await, 1);
     assert_eq!(env.count(Model::Session, &[Where::eq("userId", alice_id.as_str())]).await, 1);
 
-    // A verified address at the provider links (and marks the user verified).
+    // Alice never verified her own address, so even a provider-verified one does not link by default (Better Auth
+    // 1.7's requireLocalEmailVerified): whoever registered the address first need not be its owner.
+    mock.add_user(MockUser::verified("4242", "alice@example.com"));
+    let mut browser = env.browser();
+    let body = json!({"provider": "github", "callbackURL": "/dashboard", "errorCallbackURL": "/auth-error"});
+    let path = start(&mut browser, body, "alice").await;
+    assert_eq!(location(&browser.get(&path).await), "/auth-error?error=account_not_linked");
+    assert_eq!(env.count(Model::Account, &[Where::eq("userId", alice_id.as_str())]).await, 1);
+}
+
+#[tokio::test]
+async fn a_verified_provider_address_links_into_an_unverified_user_only_when_allowed() {
+    let (env, mock) = deployment(json!({"account": {"accountLinking": {"requireLocalEmailVerified": false}}})).await;
+    let (_alice, alice_user) = env.signed_up("Alice", "alice@example.com").await;
+    let alice_id = alice_user["id"].as_str().unwrap().to_string();
+    // A verified address at the provider links (and marks the user verified): Better Auth 1.4.9's behaviour.
     mock.add_user(MockUser::verified("4242", "alice@example.com"));
     let mut browser = env.browser();
     let path = start(&mut browser, json!({"provider": "github", "callbackURL": "/dashboard"}), "alice").await;
@@ -513,9 +528,40 @@ async fn an_unverified_address_never_links_into_an_existing_account() {
     assert_eq!(env.count(Model::Account, &[Where::eq("userId", alice_id.as_str())]).await, 2);
 }
 
+/// `additionalData` is merged into the stored state, but never over what the server decides: a `link` smuggled in
+/// by a caller without a session must not attach the caller's provider account to somebody else's user, and
+/// redirect targets must not bypass the trusted-origin check.
+#[tokio::test]
+async fn additional_data_cannot_set_the_link_target_or_the_redirects() {
+    let (env, mock) = deployment(json!({"account": {"accountLinking": {"requireLocalEmailVerified": false}}})).await;
+    let (_victim, victim_user) = env.signed_up("Victim", "victim@example.com").await;
+    let victim_id = victim_user["id"].as_str().unwrap().to_string();
+    mock.add_user(MockUser::verified("31337", "mallory@example.com"));
+    let mut attacker = env.browser();
+    let body = json!({
+        "provider": "github",
+        "callbackURL": "/dashboard",
+        "additionalData": {
+            "link": {"userId": victim_id, "email": "mallory@example.com"},
+            "errorURL": "https://evil.example/phish",
+            "newUserURL": "https://evil.example/welcome",
+            "codeVerifier": "attacker-chosen-verifier",
+        },
+    });
+    let path = start(&mut attacker, body, "mallory").await;
+    let resp = attacker.get(&path).await;
+    // A plain sign-up of Mallory's own account, redirected to the validated callback URL.
+    assert_eq!(location(&resp), "/dashboard");
+    let session = attacker.session().await;
+    assert_ne!(session["user"]["id"], json!(victim_id), "the attacker is not signed in as the victim");
+    assert_eq!(session["user"]["email"], json!("mallory@example.com"));
+    assert_eq!(env.count(Model::Account, &[Where::eq("userId", victim_id.as_str())]).await, 1);
+}
+
 #[tokio::test]
 async fn trusted_providers_link_unverified_addresses_and_linking_can_be_turned_off() {
-    let (env, mock) = deployment(json!({"account": {"accountLinking": {"trustedProviders": ["github"]}}})).await;
+    let linking = json!({"trustedProviders": ["github"], "requireLocalEmailVerified": false});
+    let (env, mock) = deployment(json!({"account": {"accountLinking": linking}})).await;
     env.signed_up("Bea", "bea@example.com").await;
     mock.add_user(MockUser::unverified("5", "bea@example.com"));
     let mut browser = env.browser();
