@@ -197,9 +197,15 @@ impl RequestAuth {
         Ok(self.token(false).await?.jwt)
     }
 
-    /// Whether the request has a session that gets a Convex token.
+    /// Whether the request has a session that gets a Convex token. Always settled by the deployment: a JWT cookie
+    /// is reused only for calls the deployment verifies itself (`fetch_auth_*`), never as proof of a session here,
+    /// so a forged cookie cannot pass for one. (One token-endpoint round trip, unless this request already made it.)
     pub async fn is_authenticated(&self) -> Result<bool, ClientError> {
-        Ok(self.get_token().await?.is_some())
+        let token = self.token(false).await?;
+        if token.fresh {
+            return Ok(token.jwt.is_some());
+        }
+        Ok(self.token(true).await?.jwt.is_some())
     }
 
     async fn token(&self, force_refresh: bool) -> Result<Token, ClientError> {

@@ -51,6 +51,11 @@ impl ConvexBetterAuth {
         let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
         let (parts, body) = request.into_parts();
         let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        // `..` segments (also percent-encoded) would be resolved by the URL parser and leave /api/auth for any
+        // route of the site origin; nothing under /api/auth has such a segment.
+        if has_dot_segment(parts.uri.path()) {
+            return error(StatusCode::NOT_FOUND, "not found");
+        }
         let url = format!("{}{path}", inner.site);
         let Ok(method) = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()) else {
             return error(StatusCode::METHOD_NOT_ALLOWED, "unsupported method");
@@ -189,5 +194,37 @@ mod tests {
         let bare = forwarded_headers(&headers(&[("host", "internal:3000")]), None, true);
         assert_eq!(bare["x-forwarded-host"], "internal:3000");
         assert!(!bare.contains_key("x-forwarded-for"), "no peer address, nothing to report");
+    }
+}
+
+/// Whether a path has a `.` or `..` segment, literally or percent-encoded (`%2e`, `%2E`), or a backslash (which
+/// some URL parsers treat as a separator).
+fn has_dot_segment(path: &str) -> bool {
+    path.contains('\\')
+        || path.split('/').any(|segment| {
+            let decoded = segment.replace("%2e", ".").replace("%2E", ".");
+            decoded == "." || decoded == ".."
+        })
+}
+
+#[cfg(test)]
+mod dot_segment_tests {
+    use super::has_dot_segment;
+
+    #[test]
+    fn dot_segments_are_recognised_in_every_spelling() {
+        for path in [
+            "/api/auth/../../messages",
+            "/api/auth/%2e%2e/x",
+            "/api/auth/%2E%2e/x",
+            "/api/auth/./get-session",
+            "/api/auth/.%2E/x",
+            "/api/auth/..\\x",
+        ] {
+            assert!(has_dot_segment(path), "{path}");
+        }
+        for path in ["/api/auth/get-session", "/api/auth/callback/github", "/api/auth/a..b", "/api/auth/.well-known"] {
+            assert!(!has_dot_segment(path), "{path}");
+        }
     }
 }

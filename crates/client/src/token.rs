@@ -26,8 +26,9 @@ pub fn jwt_cookie<'a>(headers: &'a HeaderMap, cookie_prefix: &str) -> Option<&'a
     cookie(headers, &format!("__Secure-{name}")).or_else(|| cookie(headers, &name)).filter(|v| !v.is_empty())
 }
 
-/// The `exp` claim (seconds since the epoch) of a JWT, read without verifying the signature: the deployment
-/// verifies every token it receives, so a forged cookie only costs the forger a failed call.
+/// The `exp` claim (seconds since the epoch) of a JWT, read without verifying the signature: a cached cookie JWT is
+/// only ever sent to the deployment, which verifies it (a forged one costs the forger a failed call);
+/// `is_authenticated` never trusts it and asks the token endpoint.
 pub fn expiry(jwt: &str) -> Option<u64> {
     let mut parts = jwt.split('.');
     let (Some(_header), Some(payload), Some(_signature), None) =

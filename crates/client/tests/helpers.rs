@@ -151,7 +151,6 @@ async fn a_valid_jwt_cookie_is_reused_without_asking_the_token_endpoint() {
     let auth = ConvexBetterAuth::new(SsrConfig::new(&server.api_url, dead_url().await)).unwrap();
     let request = auth.request(&jar.headers());
     assert_eq!(request.get_token().await.unwrap().as_deref(), jar.get(JWT));
-    assert!(request.is_authenticated().await.unwrap());
     let identity = request.fetch_auth_query("auth:getCurrentUser", obj! {}).await.unwrap();
     assert_eq!(subject(&identity), user["id"].as_str().unwrap());
 
@@ -313,6 +312,22 @@ async fn a_cached_jwt_the_deployment_refuses_is_replaced_once() {
     server.shutdown().await;
 }
 
+/// `is_authenticated` never takes a JWT cookie's word for it: an unsigned cookie with a far expiry must not pass for a
+/// session (a page gated on it would render for anybody), while a real session still counts.
+#[tokio::test]
+async fn is_authenticated_is_not_fooled_by_a_forged_jwt_cookie() {
+    let server = deployment(None).await;
+    let (jar, _user) = sign_up(&server, "forged-jwt@example.com").await;
+    let forged = fake_jwt(json!({"sub": "x", "iss": server.site_url, "exp": 9_999_999_999u64}));
+    let request = helpers(&server).request(&Jar::default().with(JWT, &forged).headers());
+    assert!(!request.is_authenticated().await.unwrap(), "a forged JWT cookie without a session");
+    let request = helpers(&server).request(&jar.clone().with(JWT, &forged).headers());
+    assert!(request.is_authenticated().await.unwrap(), "a real session beside a forged JWT cookie");
+    let request = helpers(&server).request(&jar.headers());
+    assert!(request.is_authenticated().await.unwrap(), "a real session and its JWT cookie");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn preload_produces_the_preloaded_query_json() {
     let server = deployment(None).await;
@@ -410,8 +425,8 @@ async fn the_proxy_forwards_path_body_and_headers_and_relays_redirects_and_cooki
     assert_eq!(cookies, ["a=1; Path=/; HttpOnly", "b=2; Path=/; Max-Age=60"]);
     assert_eq!(response.text().await.unwrap(), "redirecting");
 
-    let seen = seen.lock().await;
-    let (uri, headers, body) = &seen[0];
+    let recorded = seen.lock().await.clone();
+    let (uri, headers, body) = &recorded[0];
     assert_eq!(uri, "/api/auth/sign-in/social?x=1&y=%20");
     assert_eq!(body, r#"{"provider":"github"}"#);
     assert_eq!(headers["x-forwarded-for"], "127.0.0.1", "the peer address, not the client's claim");
@@ -425,6 +440,17 @@ async fn the_proxy_forwards_path_body_and_headers_and_relays_redirects_and_cooki
     // Paths outside /api/auth are not the proxy's; a dead upstream is a 502, not a panic.
     let other = no_redirects().get(format!("http://{web_addr}/api/query")).send().await.unwrap();
     assert_eq!(other.status(), 404);
+    // Nor is a path that climbs out of /api/auth with dot segments (sent raw: HTTP clients normalise them away).
+    for path in ["/api/auth/../../secret", "/api/auth/%2e%2e/%2E%2e/secret"] {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut raw = tokio::net::TcpStream::connect(web_addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {web_addr}\r\nConnection: close\r\n\r\n");
+        raw.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        raw.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 404"), "{path}: {answer}");
+    }
+    assert_eq!(seen.lock().await.len(), 1, "nothing with dot segments reached the upstream");
     let dead = ConvexBetterAuth::new(SsrConfig::new("http://127.0.0.1:1", dead_url().await)).unwrap();
     let web = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead_addr = web.local_addr().unwrap();
