@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod clock;
 mod committer;
 mod error;
+pub mod multi_node_suite;
 pub mod query;
 pub mod schema;
 mod transaction;
