@@ -1,4 +1,5 @@
-// Polling with a deadline, for things that should happen promptly but asynchronously (a push, a remote commit).
+// Waiting in tests: polling with a deadline, for things that should happen promptly but asynchronously (a push, a
+// remote commit), and the rejection of a call that must fail.
 
 import assert from "node:assert/strict";
 
@@ -14,4 +15,14 @@ export async function waitFor(probe, what, timeoutMs = DEADLINE_MS) {
     if (Date.now() >= until) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Asserts that `promise` rejects and returns the rejection. */
+export async function rejection(promise) {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  assert.fail("expected the call to reject, but it resolved");
 }

@@ -35,6 +35,7 @@ import {
   uniqueEmail,
 } from "../lib/auth.mjs";
 import { callFunction, get, request, startChat } from "../lib/server.mjs";
+import { rejection } from "../lib/wait.mjs";
 
 const api = anyApi;
 
@@ -60,16 +61,6 @@ const CLAIM_ORDER = [
 ];
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-/** Asserts that `promise` rejects and returns the rejection. */
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected the call to reject, but it resolved");
-}
 
 /** A `ConvexHttpClient` on the deployment's API origin, authenticated with `token` when given. */
 function convexHttp(server, token) {

@@ -8,6 +8,7 @@ import { anyApi } from "convex/server";
 import { ConvexError } from "convex/values";
 
 import { startChat } from "../lib/server.mjs";
+import { rejection } from "../lib/wait.mjs";
 
 const api = anyApi;
 
@@ -19,16 +20,6 @@ function recordingLogger() {
     (...args) =>
       lines.push({ level, text: args.map(String).join(" ") });
   return { lines, log: record("log"), warn: record("warn"), error: record("error"), logVerbose: record("verbose") };
-}
-
-/** Asserts that `promise` rejects and returns the rejection. */
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected the call to reject, but it resolved");
 }
 
 function bytesOf(buffer) {

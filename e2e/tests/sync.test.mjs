@@ -17,7 +17,7 @@ import WebSocket from "ws";
 
 import { CLIENTS, expectData, JWT_COOKIE, NO_RATE_LIMIT, openBrowser, uniqueEmail } from "../lib/auth.mjs";
 import { startChat } from "../lib/server.mjs";
-import { waitFor } from "../lib/wait.mjs";
+import { rejection, waitFor } from "../lib/wait.mjs";
 
 const api = anyApi;
 
@@ -29,16 +29,6 @@ const DEADLINE_MS = 15_000;
 const MAX_FRAME_BYTES = 20 << 20;
 /** The StateVersion every socket starts from. */
 const ZERO_VERSION = { querySet: 0, identity: 0, ts: "AAAAAAAAAAA=" };
-
-/** Asserts that `promise` rejects and returns the rejection. */
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected the call to reject, but it resolved");
-}
 
 
 /** A logger for the npm clients that records what they would print. */

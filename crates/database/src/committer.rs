@@ -119,10 +119,9 @@ pub(crate) fn spawn(
 
 /// Reads the commits other processes appended to a shared store since the latest one this process knows, adds
 /// them to the conflict window in timestamp order and announces them to subscribers, like local commits. A remote
-/// commit may use a table this process has not seen yet, so the catalog is reloaded when any arrived.
+/// commit may use a table this process has not seen yet: then the catalog is reloaded.
 pub(crate) async fn catch_up(inner: &Inner) -> Result<()> {
     const PAGE: usize = 1024;
-    let mut arrived = false;
     loop {
         let after = inner.commit_state.lock().last_ts;
         let records = inner.persistence.log_after(after, PAGE).await?;
@@ -140,9 +139,11 @@ pub(crate) async fn catch_up(inner: &Inner) -> Result<()> {
         if entries.is_empty() {
             break;
         }
-        if !arrived {
+        // Index ids are handed out in increasing order: a write into one this process has never seen means another
+        // process created a table or index, so only then is the stored catalog read again.
+        let known = inner.catalog.read().next_index;
+        if entries.iter().any(|e| e.writes.keys.iter().any(|(index, _)| *index > known)) {
             crate::reload_catalog(inner).await?;
-            arrived = true;
         }
         let mut state = inner.commit_state.lock();
         for entry in entries {

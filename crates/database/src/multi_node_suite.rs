@@ -211,6 +211,15 @@ pub async fn new_tables_get_one_number_on_both_nodes(pair: Pair) {
         assert_eq!(txn.table_name_of(&x).as_deref(), Some("notes_a"));
         assert_eq!(txn.table_name_of(&y).as_deref(), Some("notes_b"));
     }
+    // A table only node A ever wrote: node B learns it from the commit log alone.
+    let mut on_b = b.subscribe();
+    let z = insert(&a, "notes_c", obj! {"k" => "c"}).await;
+    let ts = a.latest_ts();
+    tokio::time::timeout(Duration::from_secs(10), async { while on_b.recv().await.unwrap().ts < ts {} })
+        .await
+        .expect("node B hears of the commit");
+    let txn = b.begin(true).await.unwrap();
+    assert_eq!(txn.table_name_of(&z).as_deref(), Some("notes_c"), "node B reloaded the catalog");
 }
 
 /// Writes that do not overlap never conflict, however busy the other node is: a batch that lost the race to the

@@ -8,6 +8,16 @@ use crate::schema::Model;
 use crate::service::{Call, Reply};
 use crate::session::{self, adapter_error};
 
+/// The user's email-and-password account (`providerId: "credential"`), if there is one.
+pub(crate) async fn credential_account(
+    txn: &mut database::Transaction,
+    user_id: &str,
+) -> Result<Option<Account>, AuthError> {
+    adapter::find_one_row::<Account>(txn, &[Where::eq("userId", user_id), Where::eq("providerId", "credential")])
+        .await
+        .map_err(adapter_error)
+}
+
 /// `GET /list-accounts` (session): the user's accounts without secrets.
 pub(crate) async fn list_accounts(call: &Call<'_>) -> Result<Reply, AuthError> {
     let accounts = read!(call.svc, txn, {

@@ -1,5 +1,6 @@
 //! change-password, request-password-reset, the reset link, reset-password.
 
+use super::account::credential_account;
 use super::sign::check_callback;
 use super::{check_password_length, Body};
 use crate::adapter::{self, Where};
@@ -26,12 +27,7 @@ pub(crate) async fn change_password(call: &Call<'_>) -> Result<Reply, AuthError>
 
     let (active, account) = read!(svc, txn, {
         let active = session::require(call, txn).await?;
-        let account = adapter::find_one_row::<Account>(
-            txn,
-            &[Where::eq("userId", active.user.id.as_str()), Where::eq("providerId", "credential")],
-        )
-        .await
-        .map_err(adapter_error)?;
+        let account = credential_account(txn, &active.user.id).await?;
         Ok((active, account))
     })?;
     let Some(account) = account.filter(|a| a.password.is_some()) else {
@@ -178,12 +174,7 @@ pub(crate) async fn reset_password(call: &Call<'_>) -> Result<Reply, AuthError> 
             return Err(codes::INVALID_TOKEN());
         };
         let user_id = row.value;
-        let account = adapter::find_one_row::<Account>(
-            txn,
-            &[Where::eq("userId", user_id.as_str()), Where::eq("providerId", "credential")],
-        )
-        .await
-        .map_err(adapter_error)?;
+        let account = credential_account(txn, &user_id).await?;
         match account {
             Some(account) => {
                 let mut update = Object::new();

@@ -1,9 +1,10 @@
 //! sign-up/email, sign-in/email and the `/error` page.
 
+use super::account::credential_account;
 use super::{check_password_length, is_valid_email, Body};
 use crate::adapter::{self, Where};
 use crate::error::{codes, AuthError};
-use crate::models::{Account, User};
+use crate::models::User;
 use crate::origin::{self, CallbackKind};
 use crate::schema::Model;
 use crate::service::{Call, Reply};
@@ -117,14 +118,7 @@ pub(crate) async fn sign_in_email(call: &Call<'_>) -> Result<Reply, AuthError> {
             return Ok(None);
         };
         let user = User::from_document(&user_doc).map_err(adapter_error)?;
-        let account = adapter::find_one(
-            txn,
-            Model::Account,
-            &[Where::eq("userId", user.id.as_str()), Where::eq("providerId", "credential")],
-        )
-        .await
-        .map_err(adapter_error)?;
-        let account = account.map(|a| Account::from_document(&a)).transpose().map_err(adapter_error)?;
+        let account = credential_account(txn, &user.id).await?;
         Ok(Some((user, account)))
     })?;
     let stored_hash = found.as_ref().and_then(|(_, account)| account.as_ref()).and_then(|a| a.password.clone());

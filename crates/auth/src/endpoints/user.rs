@@ -1,12 +1,13 @@
 //! update-user, change-email, delete-user and its callback.
 
+use super::account::credential_account;
 use super::sign::check_callback;
 use super::Body;
 use crate::adapter::{self, Where};
 use crate::crypto;
 use crate::email::{Email, EmailKind};
 use crate::error::{codes, AuthError};
-use crate::models::{Account, Verification};
+use crate::models::Verification;
 use crate::origin::CallbackKind;
 use crate::schema::Model;
 use crate::service::{Call, Reply};
@@ -154,12 +155,7 @@ pub(crate) async fn delete_user(call: &Call<'_>) -> Result<Reply, AuthError> {
     }
     let (active, account) = read!(svc, txn, {
         let active = session::require(call, txn).await?;
-        let account = adapter::find_one_row::<Account>(
-            txn,
-            &[Where::eq("userId", active.user.id.as_str()), Where::eq("providerId", "credential")],
-        )
-        .await
-        .map_err(adapter_error)?;
+        let account = credential_account(txn, &active.user.id).await?;
         Ok((active, account))
     })?;
     if let Some(password) = &password {

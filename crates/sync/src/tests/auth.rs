@@ -152,64 +152,46 @@ const EXPIRED: &str = r#"
 {"expect_close":true}
 "#;
 
-/// The periodic tick notices an expired identity: AuthError (not attempted) and a close.
-#[tokio::test]
-async fn an_expired_identity_is_noticed_by_the_tick() {
+/// A session authenticated with a token that expires 60 s after the start, then `step` 31 s later (past the expiry
+/// and its leeway), which must end in [`EXPIRED`].
+async fn after_expiry(step: &str) -> Session {
     let mut session = Session::new().await;
     session.d.verifier.set_expiry(Some(START_SECS + 60));
     session.run(&authenticated_until_60s()).await;
-    session.run(&format!("{{\"advance_secs\":31}}\n{{\"tick\":true}}\n{EXPIRED}")).await;
+    session.run(&format!("{{\"advance_secs\":31}}\n{step}\n{EXPIRED}")).await;
     session.finish();
+    session
+}
+
+/// The periodic tick notices an expired identity: AuthError (not attempted) and a close.
+#[tokio::test]
+async fn an_expired_identity_is_noticed_by_the_tick() {
+    after_expiry(r#"{"tick":true}"#).await;
 }
 
 /// A mutation after expiry is refused (and does not run).
 #[tokio::test]
 async fn a_mutation_after_expiry_gets_an_auth_error() {
-    let mut session = Session::new().await;
-    session.d.verifier.set_expiry(Some(START_SECS + 60));
-    session.run(&authenticated_until_60s()).await;
-    session
-        .run(&format!(
-            r#"{{"advance_secs":31}}
-{{"send":{{"type":"Mutation","requestId":0,"udfPath":"messages:send","args":[{{"body":"too late"}}]}}}}
-{EXPIRED}"#
-        ))
-        .await;
-    session.finish();
+    let session = after_expiry(
+        r#"{"send":{"type":"Mutation","requestId":0,"udfPath":"messages:send","args":[{"body":"too late"}]}}"#,
+    )
+    .await;
     assert_eq!(session.query("messages:list", obj! {}).await, value::Value::Array(vec![]));
 }
 
 #[tokio::test]
 async fn an_action_after_expiry_gets_an_auth_error() {
-    let mut session = Session::new().await;
-    session.d.verifier.set_expiry(Some(START_SECS + 60));
-    session.run(&authenticated_until_60s()).await;
-    session
-        .run(&format!(
-            r#"{{"advance_secs":31}}
-{{"send":{{"type":"Action","requestId":0,"udfPath":"actions:send","args":[{{"body":"too late"}}]}}}}
-{EXPIRED}"#
-        ))
-        .await;
-    session.finish();
+    let session = after_expiry(
+        r#"{"send":{"type":"Action","requestId":0,"udfPath":"actions:send","args":[{"body":"too late"}]}}"#,
+    )
+    .await;
     assert_eq!(session.query("messages:list", obj! {}).await, value::Value::Array(vec![]));
 }
 
 /// Re-running queries after a commit is also "running something": an expired identity ends the socket then.
 #[tokio::test]
 async fn a_query_rerun_after_expiry_gets_an_auth_error() {
-    let mut session = Session::new().await;
-    session.d.verifier.set_expiry(Some(START_SECS + 60));
-    session.run(&authenticated_until_60s()).await;
-    session
-        .run(&format!(
-            r#"{{"advance_secs":31}}
-{{"mutate":{{"path":"messages:send","args":{{"body":"hi"}}}}}}
-{{"notify":true}}
-{EXPIRED}"#
-        ))
-        .await;
-    session.finish();
+    after_expiry("{\"mutate\":{\"path\":\"messages:send\",\"args\":{\"body\":\"hi\"}}}\n{\"notify\":true}").await;
 }
 
 /// A fresh token replaces the old expiry (the npm client refreshes before `exp`), also when it arrives just after
