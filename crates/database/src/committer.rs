@@ -173,6 +173,14 @@ fn release_stale_shared_view(inner: &Inner, latest: Timestamp) {
 /// How often one batch is re-validated and re-written after other nodes committed between its check and its write.
 const SHARED_WRITE_ATTEMPTS: usize = 64;
 
+/// A random pause below 50 µs · 2^attempt (at most about 6.4 ms).
+fn backoff(inner: &Inner, attempt: usize) -> Duration {
+    let mut bytes = [0u8; 8];
+    inner.entropy.fill(&mut bytes);
+    let ceiling = 50u64 << attempt.min(7);
+    Duration::from_micros(u64::from_le_bytes(bytes) % ceiling)
+}
+
 fn fail_all(pending: Vec<CommitRequest>, error: &DatabaseError) {
     let message = error.to_string();
     for request in pending {
@@ -183,7 +191,7 @@ fn fail_all(pending: Vec<CommitRequest>, error: &DatabaseError) {
 async fn commit_batch(inner: &Inner, batch: Vec<CommitRequest>) {
     let shared = inner.persistence.is_shared();
     let mut pending = batch;
-    for _ in 0..SHARED_WRITE_ATTEMPTS {
+    for attempt in 0..SHARED_WRITE_ATTEMPTS {
         if shared {
             // Conflicts are checked against every commit, other processes' included.
             if let Err(e) = catch_up(inner).await {
@@ -248,6 +256,9 @@ async fn commit_batch(inner: &Inner, batch: Vec<CommitRequest>) {
             Err(storage::StorageError::Conflict(reason)) if shared => {
                 tracing::debug!(%reason, "another node committed first; checking the batch again");
                 pending = valid;
+                // Two busy nodes retrying in lockstep can keep overtaking each other: back off for a random, growing
+                // moment so one of them gets through.
+                tokio::time::sleep(backoff(inner, attempt)).await;
             }
             Err(e) => {
                 tracing::error!(error = %e, "commit batch failed; nothing was written");
