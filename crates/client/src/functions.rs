@@ -2,6 +2,7 @@
 //! with `setAuth(token)`.
 
 use crate::{truncate, ClientError, RequestAuth};
+use protocol::http_api::{FunctionRequest, FunctionResponse};
 use serde::Serialize;
 use value::Value;
 
@@ -97,11 +98,7 @@ impl RequestAuth {
     async fn call_with(&self, kind: Kind, path: &str, args: &Value, jwt: Option<&str>) -> Result<Value, ClientError> {
         let inner = &self.auth.inner;
         let url = format!("{}/api/{}", inner.api, kind.endpoint());
-        let body = serde_json::json!({
-            "path": path,
-            "format": "convex_encoded_json",
-            "args": [value::json::to_json(args)],
-        });
+        let body = FunctionRequest::encoded(path, value::json::to_json(args));
         let mut request = inner
             .http
             .post(&url)
@@ -113,30 +110,24 @@ impl RequestAuth {
         let response = request.send().await.map_err(|source| ClientError::Http { url: url.clone(), source })?;
         let status = response.status();
         let text = response.text().await.map_err(|source| ClientError::Http { url: url.clone(), source })?;
-        let json: serde_json::Value = match serde_json::from_str(&text) {
-            Ok(json) => json,
-            Err(_) if !status.is_success() => {
-                return Err(ClientError::Status { url, status: status.as_u16(), body: truncate(&text) })
-            }
-            Err(e) => return Err(ClientError::BadResponse { url, reason: format!("not JSON: {e}") }),
-        };
-        match json.get("status").and_then(serde_json::Value::as_str) {
-            Some("success") => {
-                let value = json.get("value").cloned().unwrap_or(serde_json::Value::Null);
-                value::json::from_json(value)
-                    .map_err(|e| ClientError::BadResponse { url, reason: format!("value is not Convex JSON: {e}") })
-            }
-            Some("error") => {
-                let message = json.get("errorMessage").and_then(serde_json::Value::as_str).unwrap_or("").to_owned();
-                let data = json.get("errorData").cloned().map(value::json::from_json).transpose().map_err(|e| {
+        // Function outcomes (success and function errors) come as 200 (or the legacy 560); anything else that
+        // is not a function response is a request-level failure.
+        match serde_json::from_str::<FunctionResponse>(&text) {
+            Ok(FunctionResponse::Success { value, .. }) => value::json::from_json(value)
+                .map_err(|e| ClientError::BadResponse { url, reason: format!("value is not Convex JSON: {e}") }),
+            Ok(FunctionResponse::Error { error_message, error_data, .. }) => {
+                let data = error_data.map(value::json::from_json).transpose().map_err(|e| {
                     ClientError::BadResponse { url: url.clone(), reason: format!("errorData is not Convex JSON: {e}") }
                 })?;
-                Err(ClientError::Function { message, data })
+                Err(ClientError::Function { message: error_message, data })
             }
-            _ if !status.is_success() => {
+            Err(_) if !status.is_success() => {
                 Err(ClientError::Status { url, status: status.as_u16(), body: truncate(&text) })
             }
-            _ => Err(ClientError::BadResponse { url, reason: format!("no \"status\" in {}", truncate(&text)) }),
+            Err(e) => Err(ClientError::BadResponse {
+                url,
+                reason: format!("not a function response ({e}): {}", truncate(&text)),
+            }),
         }
     }
 }

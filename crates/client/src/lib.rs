@@ -33,6 +33,7 @@ pub use value::json;
 pub use value::Value;
 
 use http::HeaderMap;
+use protocol::auth::ConvexTokenResponse;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -253,13 +254,9 @@ impl RequestAuth {
         if !status.is_success() {
             return Err(ClientError::Status { url, status: status.as_u16(), body: truncate(&body) });
         }
-        let json: serde_json::Value = serde_json::from_str(&body)
-            .map_err(|e| ClientError::BadResponse { url: url.clone(), reason: format!("not JSON: {e}") })?;
-        match json.get("token") {
-            Some(serde_json::Value::String(jwt)) if !jwt.is_empty() => Ok(Some(jwt.clone())),
-            Some(serde_json::Value::Null) | None => Ok(None),
-            Some(other) => Err(ClientError::BadResponse { url, reason: format!("\"token\" is {other}") }),
-        }
+        let response: ConvexTokenResponse = serde_json::from_str(&body)
+            .map_err(|e| ClientError::BadResponse { url: url.clone(), reason: format!("not a token response: {e}") })?;
+        Ok(response.token.filter(|jwt| !jwt.is_empty()))
     }
 }
 

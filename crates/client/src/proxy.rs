@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use protocol::{ErrorBody, ErrorCode};
 use std::net::SocketAddr;
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
@@ -54,15 +55,15 @@ impl ConvexBetterAuth {
         // `..` segments (also percent-encoded) would be resolved by the URL parser and leave /api/auth for any
         // route of the site origin; nothing under /api/auth has such a segment.
         if has_dot_segment(parts.uri.path()) {
-            return error(StatusCode::NOT_FOUND, "not found");
+            return error(ErrorCode::NOT_FOUND, "not found");
         }
         let url = format!("{}{path}", inner.site);
         let Ok(method) = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()) else {
-            return error(StatusCode::METHOD_NOT_ALLOWED, "unsupported method");
+            return error(ErrorCode::METHOD_NOT_ALLOWED, "unsupported method");
         };
         let body = match axum::body::to_bytes(body, MAX_BODY).await {
             Ok(body) => body,
-            Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+            Err(_) => return error(ErrorCode::PAYLOAD_TOO_LARGE, "request body too large"),
         };
         let headers = forwarded_headers(&parts.headers, peer, inner.config.trust_forwarded_headers);
         let upstream = inner.http.request(method, &url).headers(headers).body(body).send().await;
@@ -70,7 +71,7 @@ impl ConvexBetterAuth {
             Ok(upstream) => upstream,
             Err(e) => {
                 tracing::warn!(url, error = %e, "auth proxy: the deployment did not answer");
-                return error(StatusCode::BAD_GATEWAY, "the auth server did not answer");
+                return error(ErrorCode::BAD_GATEWAY, "the auth server did not answer");
             }
         };
         let status = upstream.status();
@@ -82,7 +83,7 @@ impl ConvexBetterAuth {
             Ok(bytes) => bytes,
             Err(e) => {
                 tracing::warn!(url, error = %e, "auth proxy: the deployment's response broke off");
-                return error(StatusCode::BAD_GATEWAY, "the auth server's response broke off");
+                return error(ErrorCode::BAD_GATEWAY, "the auth server's response broke off");
             }
         };
         let mut response = Response::new(Body::from(bytes));
@@ -135,9 +136,9 @@ fn forwarded_headers(incoming: &HeaderMap, peer: Option<std::net::IpAddr>, trust
     headers
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    let code = status.canonical_reason().unwrap_or("ERROR").to_uppercase().replace(' ', "_");
-    (status, axum::Json(serde_json::json!({ "code": code, "message": message }))).into_response()
+fn error(code: ErrorCode, message: &str) -> Response {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    (status, axum::Json(ErrorBody::new(code, message))).into_response()
 }
 
 #[cfg(test)]

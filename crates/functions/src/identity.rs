@@ -30,7 +30,8 @@ impl UserIdentity {
 /// Why a token was rejected: Convex's error code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyError {
-    pub code: &'static str,
+    /// [`ErrorCode::InvalidAuthHeader`], [`ErrorCode::NoAuthProvider`], … (the edge picks the status from it).
+    pub code: protocol::ErrorCode,
     pub message: String,
 }
 
@@ -62,7 +63,7 @@ impl AuthVerifier for NoAuthProviders {
     ) -> futures::future::BoxFuture<'a, Result<VerifiedToken, VerifyError>> {
         Box::pin(async {
             Err(VerifyError {
-                code: "NoAuthProvider",
+                code: protocol::ErrorCode::NoAuthProvider,
                 message: "No auth provider found matching the given token. Check that your JWT's issuer and audience match one of your configured providers".into(),
             })
         })

@@ -7,57 +7,37 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine;
 use database::Timestamp;
 use functions::path::FunctionPath;
 use functions::{Caller, FunctionKind, Outcome};
 use http::HeaderMap;
+use protocol::http_api::{
+    Format, FunctionRequest, FunctionResponse, QueryBatchRequest, QueryBatchResponse, QueryTsResponse, RunRequest,
+};
+use protocol::sync::Ts;
+use protocol::ErrorCode;
 use serde::Deserialize;
 use std::sync::Arc;
 use value::{json, Value};
 
-/// Output encodings (`format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    /// `convex_encoded_json` / `convex_json`: lossless Convex JSON.
-    Encoded,
-    /// `json` / `convex_clean_json`: plain JSON (int64 as strings, bytes as base64).
-    Clean,
+fn parse_format(format: Option<&str>) -> Result<Format, ApiError> {
+    Format::parse(format).ok_or_else(|| {
+        ApiError::new(ErrorCode::BadFormat, format!("unsupported format {:?}", format.unwrap_or_default()))
+    })
 }
 
-impl Format {
-    fn parse(format: Option<&str>) -> Result<Self, ApiError> {
-        match format {
-            None | Some("json") | Some("convex_clean_json") => Ok(Format::Clean),
-            Some("convex_encoded_json") | Some("convex_json") | Some("export_json") => Ok(Format::Encoded),
-            Some(other) => Err(ApiError::bad_request("BadFormat", format!("unsupported format {other:?}"))),
-        }
+fn encode(format: Format, v: &Value) -> serde_json::Value {
+    match format {
+        Format::Encoded => json::to_json(v),
+        Format::Clean => json::to_clean_json(v),
     }
-
-    fn encode(self, v: &Value) -> serde_json::Value {
-        match self {
-            Format::Encoded => json::to_json(v),
-            Format::Clean => json::to_clean_json(v),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct FunctionRequest {
-    path: String,
-    #[serde(default)]
-    args: Option<serde_json::Value>,
-    #[serde(default)]
-    format: Option<String>,
-    #[serde(default)]
-    ts: Option<String>,
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     if body.is_empty() {
-        return Err(ApiError::bad_request("BadJsonBody", "the request body is empty; expected a JSON object"));
+        return Err(ApiError::new(ErrorCode::BadJsonBody, "the request body is empty; expected a JSON object"));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("BadJsonBody", format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::new(ErrorCode::BadJsonBody, format!("invalid JSON body: {e}")))
 }
 
 /// Arguments arrive as an object or as the legacy one-element array `[{...}]`.
@@ -66,8 +46,8 @@ fn parse_args(args: Option<serde_json::Value>) -> Result<Value, ApiError> {
         None | Some(serde_json::Value::Null) => return Ok(Value::Object(Default::default())),
         Some(serde_json::Value::Array(mut items)) => {
             if items.len() != 1 {
-                return Err(ApiError::bad_request(
-                    "InvalidArgs",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidArgs,
                     format!("args must be an object or an array holding one object, got an array of {}", items.len()),
                 ));
             }
@@ -76,15 +56,18 @@ fn parse_args(args: Option<serde_json::Value>) -> Result<Value, ApiError> {
         Some(other) => other,
     };
     let value =
-        json::from_json(args).map_err(|e| ApiError::bad_request("InvalidArgs", format!("invalid args: {e}")))?;
+        json::from_json(args).map_err(|e| ApiError::new(ErrorCode::InvalidArgs, format!("invalid args: {e}")))?;
     if !matches!(value, Value::Object(_)) {
-        return Err(ApiError::bad_request("InvalidArgs", format!("args must be an object, got {}", value.type_name())));
+        return Err(ApiError::new(
+            ErrorCode::InvalidArgs,
+            format!("args must be an object, got {}", value.type_name()),
+        ));
     }
     Ok(value)
 }
 
 fn parse_path(path: &str) -> Result<(), ApiError> {
-    FunctionPath::parse(path).map(|_| ()).map_err(|e| ApiError::bad_request("BadConvexFunctionIdentifier", e))
+    FunctionPath::parse(path).map(|_| ()).map_err(|e| ApiError::new(ErrorCode::BadConvexFunctionIdentifier, e))
 }
 
 async fn caller(state: &ApiState, headers: &HeaderMap) -> Result<Caller, ApiError> {
@@ -92,9 +75,9 @@ async fn caller(state: &ApiState, headers: &HeaderMap) -> Result<Caller, ApiErro
         Ok(None) => Ok(Caller::public(None)),
         Ok(Some(token)) => match state.auth.verify(&token).await {
             Ok(identity) => Ok(Caller::public(Some(Arc::new(identity)))),
-            Err(e) => Err(ApiError::unauthorized(e.code, e.message)),
+            Err(e) => Err(ApiError::new(e.code, e.message)),
         },
-        Err(e) => Err(ApiError::unauthorized(e.code, e.message)),
+        Err(e) => Err(ApiError::new(e.code, e.message)),
     }
 }
 
@@ -102,24 +85,14 @@ fn outcome_response(outcome: &Outcome, format: Format) -> Response {
     Json(outcome_body(outcome, format)).into_response()
 }
 
-fn outcome_body(outcome: &Outcome, format: Format) -> serde_json::Value {
+fn outcome_body(outcome: &Outcome, format: Format) -> FunctionResponse {
     match &outcome.result {
-        Ok(v) => serde_json::json!({
-            "status": "success",
-            "value": format.encode(v),
-            "logLines": outcome.log_lines,
-        }),
-        Err(failure) => {
-            let mut body = serde_json::json!({
-                "status": "error",
-                "errorMessage": failure.message,
-                "logLines": outcome.log_lines,
-            });
-            if let Some(data) = &failure.data {
-                body["errorData"] = format.encode(data);
-            }
-            body
-        }
+        Ok(v) => FunctionResponse::Success { value: encode(format, v), log_lines: outcome.log_lines.clone() },
+        Err(failure) => FunctionResponse::Error {
+            error_message: failure.message.clone(),
+            log_lines: outcome.log_lines.clone(),
+            error_data: failure.data.as_ref().map(|d| encode(format, d)),
+        },
     }
 }
 
@@ -129,7 +102,7 @@ async fn run(
     request: FunctionRequest,
     kind: Option<FunctionKind>,
 ) -> Result<Response, ApiError> {
-    let format = Format::parse(request.format.as_deref())?;
+    let format = parse_format(request.format.as_deref())?;
     parse_path(&request.path)?;
     let args = parse_args(request.args)?;
     let caller = caller(state, headers).await?;
@@ -164,10 +137,10 @@ pub(crate) async fn query_get(
         None | Some("") => None,
         Some(text) => Some(
             serde_json::from_str(text)
-                .map_err(|e| ApiError::bad_request("BadJsonBody", format!("invalid JSON in args: {e}")))?,
+                .map_err(|e| ApiError::new(ErrorCode::BadJsonBody, format!("invalid JSON in args: {e}")))?,
         ),
     };
-    let request = FunctionRequest { path: params.path, args, format: params.format, ts: None };
+    let request = FunctionRequest { path: params.path, args, format: params.format, ts: None, component_path: None };
     run(&state, &headers, request, Some(FunctionKind::Query)).await
 }
 
@@ -197,14 +170,6 @@ pub(crate) async fn function(
     run(&state, &headers, request, None).await
 }
 
-#[derive(Debug, Deserialize)]
-struct RunRequest {
-    #[serde(default)]
-    args: Option<serde_json::Value>,
-    #[serde(default)]
-    format: Option<String>,
-}
-
 /// `/api/run/<dir>/<module>/<function>`: the path from the URL, body `{args, format?}`.
 pub(crate) async fn run_by_url(
     State(state): State<ApiState>,
@@ -214,43 +179,38 @@ pub(crate) async fn run_by_url(
 ) -> Result<Response, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let Some((function, module)) = segments.split_last().filter(|(_, m)| !m.is_empty()) else {
-        return Err(ApiError::bad_request(
-            "MissingIdentifier",
+        return Err(ApiError::new(
+            ErrorCode::MissingIdentifier,
             "the URL must name a module and a function: /api/run/<module>/<function>",
         ));
     };
-    let request: RunRequest =
-        if body.is_empty() { RunRequest { args: None, format: None } } else { parse_body(&body)? };
+    let request: RunRequest = if body.is_empty() { RunRequest::default() } else { parse_body(&body)? };
     let request = FunctionRequest {
         path: format!("{}:{}", module.join("/"), function),
         args: request.args,
         format: request.format,
         ts: None,
+        component_path: None,
     };
     run(&state, &headers, request, None).await
 }
 
-fn encode_ts(ts: Timestamp) -> String {
-    base64::engine::general_purpose::STANDARD.encode(ts.0.to_le_bytes())
+/// A `ts` from `query_ts`.
+fn decode_ts(text: &str) -> Result<Timestamp, ApiError> {
+    Ts::decode(text).map(|ts| Timestamp(ts.0)).ok_or_else(|| {
+        ApiError::new(ErrorCode::InvalidTimestamp, format!("invalid timestamp {text:?}: not a base64 u64"))
+    })
 }
 
-fn decode_ts(text: &str) -> Result<Timestamp, ApiError> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|_| ApiError::bad_request("InvalidTimestamp", format!("invalid timestamp {text:?}")))?;
-    let array: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| ApiError::bad_request("InvalidTimestamp", format!("timestamp {text:?} is not 8 bytes")))?;
-    Ok(Timestamp(u64::from_le_bytes(array)))
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "cannot pin a snapshot");
+    ApiError::from_code(ErrorCode::InternalServerError)
 }
 
 /// The latest timestamp, pinned so `/api/query_at_ts` reads exactly that snapshot for a while.
 pub(crate) async fn query_ts(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    let ts = state.runtime.database().pin_latest().await.map_err(|e| {
-        tracing::error!(error = %e, "cannot pin a snapshot");
-        ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "Server Error")
-    })?;
-    Ok(Json(serde_json::json!({ "ts": encode_ts(ts) })).into_response())
+    let ts = state.runtime.database().pin_latest().await.map_err(internal)?;
+    Ok(Json(QueryTsResponse { ts: Ts(ts.0) }).into_response())
 }
 
 pub(crate) async fn query_at_ts(
@@ -262,24 +222,19 @@ pub(crate) async fn query_at_ts(
     let ts = decode_ts(request.ts.as_deref().unwrap_or_default())?;
     let latest = state.runtime.database().latest_ts();
     if ts > latest {
-        return Err(ApiError::bad_request("InvalidTimestamp", "the timestamp is in the future of this deployment"));
+        return Err(ApiError::new(ErrorCode::InvalidTimestamp, "the timestamp is in the future of this deployment"));
     }
-    let format = Format::parse(request.format.as_deref())?;
+    let format = parse_format(request.format.as_deref())?;
     parse_path(&request.path)?;
     let args = parse_args(request.args)?;
     let caller = caller(&state, &headers).await?;
     match state.runtime.run_query_at(&request.path, args, caller, ts).await {
         Some(outcome) => Ok(outcome_response(&outcome, format)),
-        None => Err(ApiError::bad_request(
-            "TimestampTooOld",
+        None => Err(ApiError::new(
+            ErrorCode::TimestampTooOld,
             "the snapshot at this timestamp is no longer retained and the data this query reads has changed since; request a new timestamp",
         )),
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct BatchRequest {
-    queries: Vec<FunctionRequest>,
 }
 
 /// Runs several queries at one pinned snapshot and answers them together.
@@ -288,28 +243,21 @@ pub(crate) async fn query_batch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let batch: BatchRequest = parse_body(&body)?;
+    let batch: QueryBatchRequest = parse_body(&body)?;
     let caller = caller(&state, &headers).await?;
     let mut prepared = Vec::with_capacity(batch.queries.len());
     for q in batch.queries {
-        let format = Format::parse(q.format.as_deref())?;
+        let format = parse_format(q.format.as_deref())?;
         parse_path(&q.path)?;
         prepared.push((q.path, parse_args(q.args)?, format));
     }
-    let ts = state.runtime.database().pin_latest().await.map_err(|e| {
-        tracing::error!(error = %e, "cannot pin a snapshot");
-        ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "Server Error")
-    })?;
+    let ts = state.runtime.database().pin_latest().await.map_err(internal)?;
     let mut results = Vec::with_capacity(prepared.len());
     for (path, args, format) in prepared {
         let Some(outcome) = state.runtime.run_query_at(&path, args, caller.clone(), ts).await else {
-            return Err(ApiError::new(
-                http::StatusCode::SERVICE_UNAVAILABLE,
-                "OptimisticConcurrencyControlFailure",
-                "the snapshot expired while the batch ran; retry",
-            ));
+            return Err(ApiError::from_code(ErrorCode::OptimisticConcurrencyControlFailure));
         };
         results.push(outcome_body(&outcome, format));
     }
-    Ok(Json(serde_json::json!({ "results": results, "ts": encode_ts(ts) })).into_response())
+    Ok(Json(QueryBatchResponse { results, ts: Ts(ts.0) }).into_response())
 }

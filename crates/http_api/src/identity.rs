@@ -3,12 +3,13 @@
 
 use functions::VerifyError;
 use http::HeaderMap;
+use protocol::ErrorCode;
 
 /// The bearer token of a request: `Ok(None)` without an `Authorization` header, `Err` for a malformed one.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, VerifyError> {
     let Some(value) = headers.get(http::header::AUTHORIZATION) else { return Ok(None) };
     let value = value.to_str().map_err(|_| VerifyError {
-        code: "InvalidAuthHeader",
+        code: ErrorCode::InvalidAuthHeader,
         message: "the Authorization header is not valid ASCII".into(),
     })?;
     let trimmed = value.trim();
@@ -17,10 +18,10 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, VerifyError> 
             Ok(Some(token.trim().to_string()))
         }
         Some((scheme, _)) if scheme.eq_ignore_ascii_case("convex") => {
-            Err(VerifyError { code: "BadAdminKey", message: "admin keys are not supported by this deployment".into() })
+            Err(VerifyError { code: ErrorCode::BadAdminKey, message: ErrorCode::BadAdminKey.default_message().into() })
         }
         _ => Err(VerifyError {
-            code: "InvalidAuthHeader",
+            code: ErrorCode::InvalidAuthHeader,
             message: "the Authorization header must be \"Bearer <token>\"".into(),
         }),
     }

@@ -11,7 +11,7 @@ mod function_api;
 mod identity;
 mod sync_socket;
 
-pub use error::ApiError;
+pub use error::{status_of, ApiError};
 pub use functions::{AuthVerifier, NoAuthProviders, VerifyError};
 
 use axum::body::Bytes;
@@ -21,6 +21,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use functions::Runtime;
 use http::{HeaderValue, Method, StatusCode};
+use protocol::ErrorCode;
 use std::sync::Arc;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
@@ -81,15 +82,11 @@ async fn version(State(state): State<ApiState>) -> impl IntoResponse {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such route")
+    ApiError::from_code(ErrorCode::NotFound)
 }
 
 async fn api_not_found(request: Request) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "NotFound",
-        format!("no such route: {} {}", request.method(), request.uri().path()),
-    )
+    ApiError::new(ErrorCode::NotFound, format!("no such route: {} {}", request.method(), request.uri().path()))
 }
 
 /// `/http/<path>` on the API origin serves the same HTTP actions as the site origin (self-hosted Convex does too).
@@ -119,10 +116,7 @@ async fn http_action(State(state): State<ApiState>, request: Request) -> Respons
     if let Some(service) = state.auth_service.as_ref().filter(|s| s.handles(parts.uri.path())) {
         let bytes = match axum::body::to_bytes(body, auth::MAX_BODY_BYTES).await {
             Ok(b) => b,
-            Err(_) => {
-                return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large")
-                    .into_response()
-            }
+            Err(_) => return ApiError::from_code(ErrorCode::PAYLOAD_TOO_LARGE).into_response(),
         };
         let request = auth::AuthRequest {
             method: parts.method,
@@ -137,10 +131,7 @@ async fn http_action(State(state): State<ApiState>, request: Request) -> Respons
     }
     let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(_) => {
-            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "request body is too large")
-                .into_response()
-        }
+        Err(_) => return ApiError::from_code(ErrorCode::PayloadTooLarge).into_response(),
     };
     // A bad token on an HTTP action does not reject the request: the action sees no identity.
     let identity = match identity::bearer_token(&parts.headers) {

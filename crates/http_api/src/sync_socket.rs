@@ -11,7 +11,9 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use functions::{Caller, FunctionKind, Outcome};
 use futures::{FutureExt, SinkExt, StreamExt};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
+use protocol::sync::ServerMessage;
+use protocol::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 use sync::{ClientKind, Step, Worker};
@@ -74,19 +76,15 @@ pub(crate) async fn sync_versioned(
     ws: WebSocketUpgrade,
 ) -> Response {
     if parse_version(&version).is_none() {
-        return crate::ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidClientVersion",
-            format!("{version:?} is not a client version"),
-        )
-        .into_response();
+        return crate::ApiError::new(ErrorCode::InvalidClientVersion, format!("{version:?} is not a client version"))
+            .into_response();
     }
     upgrade(state, ws, client_kind(&headers, Some(&version)))
 }
 
 fn upgrade(state: ApiState, ws: WebSocketUpgrade, kind: ClientKind) -> Response {
     let Some(services) = state.sync.clone() else {
-        return crate::ApiError::new(StatusCode::NOT_FOUND, "NotFound", "sync is not enabled").into_response();
+        return crate::ApiError::new(ErrorCode::NotFound, "sync is not enabled").into_response();
     };
     // A small read buffer: tungstenite keeps (and zeroes) the whole buffer per socket, and idle sockets should
     // cost little memory; larger frames still arrive, in more reads.
@@ -142,8 +140,8 @@ async fn run(
                         steps
                     }
                     Some(Ok(Message::Binary(_))) => vec![
-                        Step::Send(sync::protocol::fatal_error("InvalidClientMessage: binary frames are not supported")),
-                        Step::Close { code: None, reason: "InvalidClientMessage".into() },
+                        Step::Send(ServerMessage::fatal(ErrorCode::InvalidClientMessage, "binary frames are not supported")),
+                        Step::Close { code: None, reason: ErrorCode::InvalidClientMessage.wire().into() },
                     ],
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
                     Some(Ok(Message::Close(_))) => {
@@ -186,7 +184,7 @@ async fn run(
                 }
                 let mut steps = worker.tick();
                 if last_sent.elapsed() >= SYNC_PING_AFTER {
-                    steps.push(Step::Send(sync::protocol::ping()));
+                    steps.push(Step::Send(ServerMessage::Ping));
                 }
                 steps
             }
@@ -198,13 +196,16 @@ async fn run(
         };
         let mut stop = false;
         for step in steps {
-            let step = match step {
-                Step::Send(message) => Step::SendText(message.to_string()),
-                other => other,
-            };
             match step {
-                Step::Send(_) => {} // serialised just above
-                Step::SendText(text) => {
+                Step::Send(message) => {
+                    let text = match message.encode() {
+                        Ok(text) => text,
+                        Err(e) => {
+                            tracing::error!(error = %e, "sync: cannot serialise a server message");
+                            stop = true;
+                            break;
+                        }
+                    };
                     match tokio::time::timeout(SEND_DEADLINE, sink.send(Message::Text(text.into()))).await {
                         Ok(Ok(())) => last_sent = Instant::now(),
                         _ => {
@@ -217,9 +218,15 @@ async fn run(
                     let runtime = services.runtime.clone();
                     let tx = action_tx.clone();
                     let Ok(permit) = actions_in_flight.clone().try_acquire_owned() else {
-                        let response = serde_json::json!({"type": "ActionResponse", "requestId": request_id,
-                            "success": false, "result": "TooManyConcurrentActions", "logLines": []});
-                        if sink.send(Message::Text(response.to_string().into())).await.is_err() {
+                        let response = ServerMessage::ActionResponse {
+                            request_id,
+                            success: false,
+                            result: ErrorCode::TooManyConcurrentActions.wire().into(),
+                            error_data: None,
+                            log_lines: Vec::new(),
+                        };
+                        let text = response.encode().unwrap_or_default();
+                        if sink.send(Message::Text(text.into())).await.is_err() {
                             stop = true;
                         }
                         continue;

@@ -22,28 +22,30 @@
 
 use crate::provider::Provider;
 
-/// The codes [`AuthFailure::code`] takes. Stable: the HTTP and WebSocket layers map them to responses.
+/// The codes [`AuthFailure::code`] takes (entries of the one list, `protocol::ErrorCode`; the HTTP and WebSocket
+/// layers map them to responses).
 pub mod code {
+    use protocol::ErrorCode;
     /// The token is malformed, fails its signature, or has invalid claims.
-    pub const INVALID_AUTH_HEADER: &str = "InvalidAuthHeader";
+    pub const INVALID_AUTH_HEADER: ErrorCode = ErrorCode::InvalidAuthHeader;
     /// No configured provider matches the token's `iss`/`aud`.
-    pub const NO_AUTH_PROVIDER: &str = "NoAuthProvider";
+    pub const NO_AUTH_PROVIDER: ErrorCode = ErrorCode::NoAuthProvider;
     /// The provider's keys (JWKS, OIDC discovery document) could not be obtained or parsed.
-    pub const AUTH_PROVIDER_DISCOVERY_FAILED: &str = "AuthProviderDiscoveryFailed";
+    pub const AUTH_PROVIDER_DISCOVERY_FAILED: ErrorCode = ErrorCode::AuthProviderDiscoveryFailed;
     /// An OIDC ID token failed verification.
-    pub const UNAUTHENTICATED: &str = "Unauthenticated";
+    pub const UNAUTHENTICATED: ErrorCode = ErrorCode::Unauthenticated;
 }
 
 /// Why a token was rejected: Convex's error code and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct AuthFailure {
-    pub code: &'static str,
+    pub code: protocol::ErrorCode,
     pub message: String,
 }
 
 impl AuthFailure {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    fn new(code: protocol::ErrorCode, message: impl Into<String>) -> Self {
         AuthFailure { code, message: message.into() }
     }
 

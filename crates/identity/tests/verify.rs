@@ -115,12 +115,12 @@ fn verifier_for(providers: Vec<Provider>) -> Verifier {
 }
 
 /// Verifying `token` at `now` with `verifier` fails with exactly `code` and `message`.
-async fn check_rejects(verifier: &Verifier, token: &str, now: u64, code: &str, message: &str) {
+async fn check_rejects(verifier: &Verifier, token: &str, now: u64, code: protocol::ErrorCode, message: &str) {
     let failure: AuthFailure = verifier.verify(token, now).await.expect_err("the token must be rejected");
     assert_eq!((failure.code, failure.message.as_str()), (code, message), "{token}");
 }
 
-const INVALID: &str = identity::code::INVALID_AUTH_HEADER;
+const INVALID: protocol::ErrorCode = identity::code::INVALID_AUTH_HEADER;
 
 // ---------------------------------------------------------------------------------------------------------------
 // The recorded vectors.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMutation {
-    pub response: serde_json::Value,
+    pub response: protocol::sync::ServerMessage,
 }
 
 /// `(session id, request id)`.

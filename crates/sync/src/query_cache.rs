@@ -1,12 +1,12 @@
 //! Shared query evaluation: sockets that subscribe to the same query (path, arguments, identity) and update at the
 //! same snapshot timestamp run it once — and serialise its result once. Queries are deterministic given those
 //! inputs, so the result is the same; concurrent callers wait for the one evaluation in flight instead of repeating
-//! it, then splice the shared serialised body into their own Transitions.
+//! it, then carry the shared serialised result ([`SharedJson`]) in their own Transitions.
 
-use crate::protocol;
 use database::{ReadSet, Timestamp};
 use functions::Outcome;
 use parking_lot::Mutex;
+use protocol::sync::{QueryId, SharedJson, StateModification};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -21,11 +21,17 @@ pub fn query_key(path: &str, args_json: &str, identity_json: &str) -> QueryKey {
     Arc::from(format!("{path}\0{args_json}\0{identity_json}"))
 }
 
+/// A query's result, serialised once: cloning it for another socket copies pointers.
+#[derive(Debug, Clone)]
+pub enum SharedResult {
+    Updated { value: SharedJson, log_lines: Arc<[String]> },
+    Failed { message: Arc<str>, data: Option<SharedJson>, log_lines: Arc<[String]> },
+}
+
 /// One evaluation of a query at one timestamp, ready to send.
 #[derive(Debug)]
 pub struct Evaluated {
-    /// The `QueryUpdated` / `QueryFailed` members other than `queryId` ([`protocol::result_body`]).
-    pub body: Arc<str>,
+    pub result: SharedResult,
     /// Identifies the result for change detection: equal digests, nothing to resend. A failure's digest ignores
     /// the request id in its message (every run gets a new one, so the same failure would otherwise look new).
     pub digest: u64,
@@ -51,18 +57,45 @@ impl Evaluated {
     pub fn from_outcome(outcome: &Outcome) -> Evaluated {
         match &outcome.result {
             Ok(v) => {
-                let value = value::json::to_json(v);
-                let body = protocol::result_body(Ok(&value), &outcome.log_lines);
-                Evaluated { digest: digest_of(&["ok", &body]), body: Arc::from(body), reads: outcome.reads.clone() }
+                let value = SharedJson::new(&value::json::to_json(v));
+                let logs = outcome.log_lines.join("\n");
+                let digest = digest_of(&["ok", value.get(), &logs]);
+                let result = SharedResult::Updated { value, log_lines: Arc::from(outcome.log_lines.as_slice()) };
+                Evaluated { result, digest, reads: outcome.reads.clone() }
             }
             Err(f) => {
-                let data = f.data.as_ref().map(value::json::to_json);
-                let body = protocol::result_body(Err((&f.message, data.as_ref())), &outcome.log_lines);
-                let data_text = data.as_ref().map(|d| d.to_string()).unwrap_or_default();
+                let data = f.data.as_ref().map(|d| SharedJson::new(&value::json::to_json(d)));
+                let data_text = data.as_ref().map(SharedJson::get).unwrap_or_default();
                 let logs = outcome.log_lines.join("\n");
-                let digest = digest_of(&["error", without_request_id(&f.message), &data_text, &logs]);
-                Evaluated { digest, body: Arc::from(body), reads: None }
+                let digest = digest_of(&["error", without_request_id(&f.message), data_text, &logs]);
+                let result = SharedResult::Failed {
+                    message: Arc::from(f.message.as_str()),
+                    data,
+                    log_lines: Arc::from(outcome.log_lines.as_slice()),
+                };
+                Evaluated { result, digest, reads: None }
             }
+        }
+    }
+}
+
+impl Evaluated {
+    /// This result as the modification of subscription `query_id`.
+    pub fn modification(&self, query_id: QueryId) -> StateModification {
+        match &self.result {
+            SharedResult::Updated { value, log_lines } => StateModification::QueryUpdated {
+                query_id,
+                value: value.clone(),
+                log_lines: log_lines.clone(),
+                journal: None,
+            },
+            SharedResult::Failed { message, data, log_lines } => StateModification::QueryFailed {
+                query_id,
+                error_message: message.clone(),
+                log_lines: log_lines.clone(),
+                journal: None,
+                error_data: data.clone(),
+            },
         }
     }
 }

@@ -2,10 +2,14 @@
 //! actions, and sends what it returns; the engine never touches a socket, so tests drive it as a transcript.
 
 use crate::mutation_log::{MutationLog, StoredMutation};
-use crate::protocol::{self, ClientMessage, Modification, QuerySetModification, StateVersion, TokenType};
 use crate::query_cache::{query_key, Evaluated, QueryKey};
 use database::{Clock, ReadSet, Timestamp};
 use functions::{AuthVerifier, Caller, FunctionKind, Outcome, Runtime, UserIdentity};
+use protocol::sync::{
+    chunk_transition, ClientMessage, QuerySetModification, ServerMessage, StateModification, StateVersion, TokenType,
+    Transition, Ts,
+};
+use protocol::ErrorCode;
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -17,9 +21,7 @@ pub const MAX_TRANSITION_BYTES: usize = 5_000_000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Send this message as one text frame.
-    Send(Json),
-    /// Send this already-serialised message as one text frame (Transitions, built by splicing shared results).
-    SendText(String),
+    Send(ServerMessage),
     /// Run an action concurrently and report it back with [`Worker::action_done`].
     RunAction { request_id: u32, path: String, args: value::Value, identity: Option<Arc<UserIdentity>> },
     /// Close the socket (`code: None` = a close frame without status code).
@@ -138,9 +140,10 @@ impl Worker {
         Caller::public(self.identity.clone())
     }
 
-    fn fatal(&mut self, message: &str) -> Vec<Step> {
+    fn fatal(&mut self, code: ErrorCode, message: &str) -> Vec<Step> {
         self.closed = true;
-        vec![Step::Send(protocol::fatal_error(message)), Step::Close { code: None, reason: message.to_string() }]
+        let error = code.prefixed(message);
+        vec![Step::Send(ServerMessage::FatalError { error: error.clone() }), Step::Close { code: None, reason: error }]
     }
 
     /// The identity expired while connected: Convex answers AuthError (not attempted) and closes.
@@ -152,7 +155,7 @@ impl Worker {
         }
         self.closed = true;
         Some(vec![
-            Step::Send(protocol::auth_error("Convex token identity expired", self.recv_identity, false)),
+            Step::Send(ServerMessage::auth_error(ErrorCode::TokenExpired.default_message(), self.recv_identity, false)),
             Step::Close { code: None, reason: "AuthError".into() },
         ])
     }
@@ -165,7 +168,7 @@ impl Worker {
         self.signed_out_last = false;
         let message: ClientMessage = match serde_json::from_str(text) {
             Ok(m) => m,
-            Err(e) => return self.fatal(&format!("InvalidClientMessage: {e}")),
+            Err(e) => return self.fatal(ErrorCode::InvalidClientMessage, &e.to_string()),
         };
         match message {
             ClientMessage::Connect { session_id, client_ts, max_observed_timestamp, .. } => {
@@ -173,37 +176,35 @@ impl Worker {
                 if let Some(ts) = client_ts.filter(|t| *t > 0) {
                     self.clock_skew = ts - self.now_ms();
                 }
-                if let Some(seen) = max_observed_timestamp.as_deref().and_then(protocol::decode_ts) {
+                if let Some(seen) = max_observed_timestamp.as_deref().and_then(Ts::decode) {
                     let latest = self.services.runtime.database().latest_ts();
-                    if seen > latest {
+                    if seen.0 > latest.0 {
                         self.closed = true;
-                        return vec![Step::Close {
-                            code: Some(1011),
-                            reason:
-                                "ClientSawNewerTimestamp: the client has seen a newer timestamp than this deployment"
-                                    .into(),
-                        }];
+                        let code = ErrorCode::ClientSawNewerTimestamp;
+                        return vec![Step::Close { code: Some(1011), reason: code.prefixed(code.default_message()) }];
                     }
                 }
                 Vec::new()
             }
             ClientMessage::ModifyQuerySet { base_version, new_version, modifications } => {
                 if base_version != self.recv_query_set || new_version != base_version.wrapping_add(1) {
-                    return self.fatal(&format!(
-                        "BaseVersionMismatch: query set version {base_version}->{new_version}, server has {}",
-                        self.recv_query_set
-                    ));
+                    return self.fatal(
+                        ErrorCode::BaseVersionMismatch,
+                        &format!("query set version {base_version}->{new_version}, server has {}", self.recv_query_set),
+                    );
                 }
                 for modification in modifications {
                     match modification {
                         QuerySetModification::Add { query_id, udf_path, args, .. } => {
                             if self.queries.contains_key(&query_id) {
-                                return self
-                                    .fatal(&format!("DuplicateQueryId: query {query_id} is already subscribed"));
+                                return self.fatal(
+                                    ErrorCode::DuplicateQueryId,
+                                    &format!("query {query_id} is already subscribed"),
+                                );
                             }
                             let (args, invalid) = match args_object(&args) {
                                 Ok(a) => (a, None),
-                                Err(e) => (value::Value::Null, Some(format!("ArgumentValidationError: {e}"))),
+                                Err(e) => (value::Value::Null, Some(ErrorCode::ArgumentValidationError.prefixed(&e))),
                             };
                             self.removed.retain(|id| *id != query_id);
                             let args_json = value::json::to_json_string(&args);
@@ -215,7 +216,8 @@ impl Worker {
                         }
                         QuerySetModification::Remove { query_id } => {
                             if self.queries.remove(&query_id).is_none() {
-                                return self.fatal(&format!("UnknownQueryId: query {query_id} is not subscribed"));
+                                return self
+                                    .fatal(ErrorCode::UnknownQueryId, &format!("query {query_id} is not subscribed"));
                             }
                             self.added.remove(&query_id);
                             self.removed.push(query_id);
@@ -231,7 +233,8 @@ impl Worker {
                     self.closed = true;
                     return vec![Step::Close {
                         code: Some(1011),
-                        reason: format!("IdentityVersionMismatch: {base_version} != {}", self.recv_identity),
+                        reason: ErrorCode::IdentityVersionMismatch
+                            .prefixed(&format!("{base_version} != {}", self.recv_identity)),
                     }];
                 }
                 match token_type {
@@ -243,7 +246,7 @@ impl Worker {
                     TokenType::Admin => {
                         self.closed = true;
                         return vec![
-                            Step::Send(protocol::auth_error(
+                            Step::Send(ServerMessage::auth_error(
                                 "Admin keys are not supported by this deployment",
                                 self.recv_identity,
                                 true,
@@ -261,7 +264,7 @@ impl Worker {
                             Err(e) => {
                                 self.closed = true;
                                 return vec![
-                                    Step::Send(protocol::auth_error(&e.message, self.recv_identity, true)),
+                                    Step::Send(ServerMessage::auth_error(e.message, self.recv_identity, true)),
                                     Step::Close { code: None, reason: "AuthError".into() },
                                 ];
                             }
@@ -302,10 +305,14 @@ impl Worker {
                                     .await;
                                 mutation_response(request_id, &outcome)
                             }
-                            Err(e) => json!({
-                                "type": "MutationResponse", "requestId": request_id, "success": false,
-                                "result": e, "ts": null, "logLines": [],
-                            }),
+                            Err(e) => ServerMessage::MutationResponse {
+                                request_id,
+                                success: false,
+                                result: Json::String(e),
+                                error_data: None,
+                                ts: None,
+                                log_lines: Vec::new(),
+                            },
                         };
                         if let Some(slot) = stored.as_mut() {
                             **slot = Some(StoredMutation { response: response.clone() });
@@ -328,9 +335,13 @@ impl Worker {
                     Ok(args) => {
                         vec![Step::RunAction { request_id, path: udf_path, args, identity: self.identity.clone() }]
                     }
-                    Err(e) => vec![Step::Send(json!({
-                        "type": "ActionResponse", "requestId": request_id, "success": false, "result": e, "logLines": [],
-                    }))],
+                    Err(e) => vec![Step::Send(ServerMessage::ActionResponse {
+                        request_id,
+                        success: false,
+                        result: Json::String(e),
+                        error_data: None,
+                        log_lines: Vec::new(),
+                    })],
                 }
             }
             ClientMessage::Event { .. } => Vec::new(),
@@ -342,17 +353,22 @@ impl Worker {
         if self.closed {
             return Vec::new();
         }
-        let mut body = match &outcome.result {
-            Ok(v) => json!({"type": "ActionResponse", "requestId": request_id, "success": true,
-                            "result": value::json::to_json(v), "logLines": outcome.log_lines}),
-            Err(f) => json!({"type": "ActionResponse", "requestId": request_id, "success": false,
-                             "result": f.message, "logLines": outcome.log_lines}),
+        let body = match &outcome.result {
+            Ok(v) => ServerMessage::ActionResponse {
+                request_id,
+                success: true,
+                result: value::json::to_json(v),
+                error_data: None,
+                log_lines: outcome.log_lines.clone(),
+            },
+            Err(f) => ServerMessage::ActionResponse {
+                request_id,
+                success: false,
+                result: Json::String(f.message.clone()),
+                error_data: f.data.as_ref().map(value::json::to_json),
+                log_lines: outcome.log_lines.clone(),
+            },
         };
-        if let Err(f) = &outcome.result {
-            if let Some(data) = &f.data {
-                body["errorData"] = value::json::to_json(data);
-            }
-        }
         self.update_due = true;
         vec![Step::Send(body)]
     }
@@ -390,10 +406,10 @@ impl Worker {
             Err(e) => {
                 tracing::error!(error = %e, "sync: cannot open a read view");
                 self.closed = true;
-                return vec![Step::Close { code: Some(1011), reason: "InternalServerError".into() }];
+                return vec![Step::Close { code: Some(1011), reason: ErrorCode::InternalServerError.wire().into() }];
             }
         };
-        let new_ts = view.ts().max(self.version.ts);
+        let new_ts = view.ts().max(Timestamp(self.version.ts.0));
         // Which existing queries does a commit in (checked_ts, new_ts] invalidate?
         let mut rerun: BTreeSet<u32> = self.added.clone();
         if self.identity_changed {
@@ -418,8 +434,8 @@ impl Worker {
                 None => rerun.extend(self.queries.keys().copied()),
             }
         }
-        let mut modifications: Vec<Modification> =
-            self.removed.drain(..).map(|query_id| Modification::Removed { query_id }).collect();
+        let mut modifications: Vec<StateModification> =
+            self.removed.drain(..).map(|query_id| StateModification::QueryRemoved { query_id }).collect();
         let caller = self.caller();
         for id in rerun {
             let Some(query) = self.queries.get(&id) else { continue };
@@ -446,7 +462,7 @@ impl Worker {
                 // A failed query has no read set: re-run it on every commit until it succeeds.
                 query.reads = evaluated.reads.clone();
                 if is_new || query.hash != Some(evaluated.digest) {
-                    modifications.push(Modification::Result { query_id: id, body: evaluated.body.clone() });
+                    modifications.push(evaluated.modification(id));
                 }
                 query.hash = Some(evaluated.digest);
             }
@@ -454,7 +470,7 @@ impl Worker {
         self.added.clear();
         self.identity_changed = false;
         self.checked_ts = new_ts;
-        let end = StateVersion { query_set: self.recv_query_set, identity: self.recv_identity, ts: new_ts };
+        let end = StateVersion { query_set: self.recv_query_set, identity: self.recv_identity, ts: Ts(new_ts.0) };
         if end == self.version && modifications.is_empty() && !self.force_transition {
             return Vec::new();
         }
@@ -469,11 +485,24 @@ impl Worker {
         self.force_transition = false;
         let start = self.version;
         self.version = end;
-        let text = protocol::transition(start, end, &modifications, self.clock_skew, self.services.clock.now_nanos());
-        if self.client == ClientKind::NpmWithChunks && text.len() > MAX_TRANSITION_BYTES {
-            return protocol::chunk_transition(&text, MAX_TRANSITION_BYTES).into_iter().map(Step::Send).collect();
+        let transition = Transition {
+            start_version: start,
+            end_version: end,
+            modifications,
+            client_clock_skew: Some(self.clock_skew),
+            server_ts: Some(self.services.clock.now_nanos()),
+        };
+        // Only a Transition that might be too large is serialised here to measure it; the socket serialises the rest.
+        if self.client == ClientKind::NpmWithChunks && transition.encoded_len_bound() > MAX_TRANSITION_BYTES {
+            let message = ServerMessage::Transition(transition);
+            if let Ok(text) = message.encode() {
+                if text.len() > MAX_TRANSITION_BYTES {
+                    return chunk_transition(&text, MAX_TRANSITION_BYTES).into_iter().map(Step::Send).collect();
+                }
+            }
+            return vec![Step::Send(message)];
         }
-        vec![Step::SendText(text)]
+        vec![Step::Send(ServerMessage::Transition(transition))]
     }
 
     /// Checked periodically: an identity whose token expired ends the connection the way Convex ends it.
@@ -490,27 +519,27 @@ impl Worker {
 
     /// The timestamp of the last Transition.
     pub fn ts(&self) -> Timestamp {
-        self.version.ts
+        Timestamp(self.version.ts.0)
     }
 }
 
-fn mutation_response(request_id: u32, outcome: &Outcome) -> Json {
+fn mutation_response(request_id: u32, outcome: &Outcome) -> ServerMessage {
     match &outcome.result {
-        Ok(v) => json!({
-            "type": "MutationResponse", "requestId": request_id, "success": true,
-            "result": value::json::to_json(v),
-            "ts": protocol::encode_ts(outcome.ts.unwrap_or_default()),
-            "logLines": outcome.log_lines,
-        }),
-        Err(f) => {
-            let mut body = json!({
-                "type": "MutationResponse", "requestId": request_id, "success": false,
-                "result": f.message, "ts": null, "logLines": outcome.log_lines,
-            });
-            if let Some(data) = &f.data {
-                body["errorData"] = value::json::to_json(data);
-            }
-            body
-        }
+        Ok(v) => ServerMessage::MutationResponse {
+            request_id,
+            success: true,
+            result: value::json::to_json(v),
+            error_data: None,
+            ts: Some(Ts(outcome.ts.unwrap_or_default().0)),
+            log_lines: outcome.log_lines.clone(),
+        },
+        Err(f) => ServerMessage::MutationResponse {
+            request_id,
+            success: false,
+            result: Json::String(f.message.clone()),
+            error_data: f.data.as_ref().map(value::json::to_json),
+            ts: None,
+            log_lines: outcome.log_lines.clone(),
+        },
     }
 }

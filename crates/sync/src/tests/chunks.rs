@@ -53,7 +53,10 @@ async fn other_clients_get_a_large_transition_in_one_frame() {
 #[tokio::test]
 async fn chunks_split_on_character_boundaries() {
     let text = "é€😀".repeat(MAX_TRANSITION_BYTES / 9 + 1);
-    let parts = crate::protocol::chunk_transition(&text, MAX_TRANSITION_BYTES);
+    let parts: Vec<serde_json::Value> = protocol::sync::chunk_transition(&text, MAX_TRANSITION_BYTES)
+        .iter()
+        .map(|m| serde_json::to_value(m).unwrap())
+        .collect();
     assert!(parts.len() >= 2);
     let mut joined = String::new();
     for (i, part) in parts.iter().enumerate() {

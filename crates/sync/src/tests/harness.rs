@@ -27,7 +27,6 @@
 //! the zero version) with non-decreasing counters and timestamp, TransitionChunks are reassembled the way the npm
 //! client does, and nothing may follow a Close.
 
-use crate::protocol::{self, StateVersion};
 use crate::{ClientKind, MutationLog, Step, SyncServices, Worker, MAX_TRANSITION_BYTES};
 use database::{Database, DatabaseConfig, ManualClock, Schema, SeededEntropy, TableDefinition, Timestamp};
 use functions::{
@@ -35,12 +34,18 @@ use functions::{
     UserIdentity, VerifiedToken, VerifyError,
 };
 use parking_lot::Mutex;
+use protocol::sync::{StateVersion, Ts};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use value::{obj, Object, Value};
+
+/// A `ts` string as the database timestamp it encodes.
+pub fn decode_ts(text: &str) -> Option<Timestamp> {
+    Ts::decode(text).map(|ts| Timestamp(ts.0))
+}
 
 /// The deployment clock starts here (nanoseconds since the epoch).
 pub const START_NANOS: u64 = 1_700_000_000_000_000_000;
@@ -183,7 +188,7 @@ impl AuthVerifier for TestVerifier {
                 "JWT_OK" => Ok(VerifiedToken { identity: identity("u1"), expires_at }),
                 "JWT_U2" => Ok(VerifiedToken { identity: identity("u2"), expires_at }),
                 _ => Err(VerifyError {
-                    code: "InvalidAuthHeader",
+                    code: protocol::ErrorCode::InvalidAuthHeader,
                     message: "Could not verify token claim. Check that the JWT contains valid claims and matches your auth provider configuration.".into(),
                 }),
             }
@@ -284,7 +289,7 @@ impl Session {
     /// Opens a socket for a client of `kind` (sockets used without opening are [`ClientKind::Other`]).
     pub fn open(&mut self, name: &str, kind: ClientKind) {
         let worker = Worker::new(self.d.services.clone(), kind);
-        let zero = StateVersion::default().to_json();
+        let zero = serde_json::to_value(StateVersion::default()).unwrap();
         let socket = Socket {
             worker,
             outbox: VecDeque::new(),
@@ -312,7 +317,7 @@ impl Session {
     /// A bound variable holding a timestamp.
     pub fn ts(&self, name: &str) -> Timestamp {
         let text = self.var(name).as_str().unwrap_or_else(|| panic!("${name} is not a timestamp string"));
-        protocol::decode_ts(text).unwrap_or_else(|| panic!("${name} = {text:?} does not decode as a timestamp"))
+        decode_ts(text).unwrap_or_else(|| panic!("${name} = {text:?} does not decode as a timestamp"))
     }
 
     /// Every Transition `socket` received so far.
@@ -498,8 +503,9 @@ impl Session {
         let mut queue: VecDeque<Step> = steps.into();
         while let Some(step) = queue.pop_front() {
             match step {
-                Step::Send(message) => self.record(on, Out::Message(message))?,
-                Step::SendText(text) => {
+                Step::Send(message) => {
+                    // Through the frame text, as the socket sends it.
+                    let text = message.encode().map_err(|e| format!("cannot serialise {message:?}: {e}"))?;
                     let message =
                         serde_json::from_str(&text).map_err(|e| format!("server sent bad JSON {text}: {e}"))?;
                     self.record(on, Out::Message(message))?
@@ -574,7 +580,7 @@ impl Session {
                     return Err(format!("{kind} with errorData null (reads as a ConvexError): {}", short(&message)));
                 }
                 if kind == "MutationResponse" && message["success"] == json!(true) {
-                    message["ts"].as_str().and_then(protocol::decode_ts).ok_or("successful mutation without ts")?;
+                    message["ts"].as_str().and_then(decode_ts).ok_or("successful mutation without ts")?;
                 }
             }
             "AuthError" | "FatalError" | "Ping" => {}
@@ -594,7 +600,7 @@ impl Session {
             return Err(format!("Transition starts at {} but the client is at {}", t["startVersion"], socket.version));
         }
         let end = &t["endVersion"];
-        let decode = |v: &Json| v["ts"].as_str().and_then(protocol::decode_ts);
+        let decode = |v: &Json| v["ts"].as_str().and_then(decode_ts);
         let (Some(prev_ts), Some(end_ts)) = (decode(&socket.version), decode(end)) else {
             return Err(format!("undecodable ts in {}", short(&t)));
         };
@@ -682,7 +688,7 @@ impl Session {
                 let (name, lower) = p.split_once(">=").unwrap_or_default();
                 self.matches(&json!(name), actual, at)?;
                 let text = actual.as_str().ok_or_else(|| format!("{at}: {actual} is not a timestamp"))?;
-                let got = protocol::decode_ts(text).ok_or_else(|| format!("{at}: {text:?} is not a timestamp"))?;
+                let got = decode_ts(text).ok_or_else(|| format!("{at}: {text:?} is not a timestamp"))?;
                 let bound = self.ts(lower.trim_start_matches('$'));
                 if got < bound {
                     return Err(format!("{at}: {} < {lower} = {}", got.0, bound.0));

@@ -112,7 +112,7 @@ async fn a_replay_racing_the_original_execution_runs_the_mutation_once() {
             .to_string();
     let (a, b) = tokio::join!(first.client_frame(&mutation), second.client_frame(&mutation));
     let response = |steps: &[crate::Step]| match steps.first() {
-        Some(crate::Step::Send(m)) => m.clone(),
+        Some(crate::Step::Send(m)) => serde_json::to_value(m).unwrap(),
         other => panic!("expected a MutationResponse, got {other:?}"),
     };
     let (a, b) = (response(&a), response(&b));

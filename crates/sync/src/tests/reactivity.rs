@@ -1,7 +1,7 @@
 //! Commits reach subscribers: another client's mutation is pushed after a wake-up, results are re-run only when a
 //! commit wrote into what they read, and unchanged results are never resent.
 
-use super::harness::{check, Deployment, Session, SESSION_1, SESSION_2};
+use super::harness::{check, decode_ts, Deployment, Session, SESSION_1, SESSION_2};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -286,7 +286,7 @@ async fn a_commit_racing_an_update_is_not_lost(with_add: bool) {
     assert_eq!(session.client_value("a", 0), Some(json!([{"body": "raced"}])));
     // Every Transition shows the queries at one snapshot: whatever carried the commit's timestamp carried its data.
     let at_or_after = session.transitions("a").iter().find(|t| {
-        let ts = t["endVersion"]["ts"].as_str().and_then(crate::protocol::decode_ts);
+        let ts = t["endVersion"]["ts"].as_str().and_then(decode_ts);
         ts.is_some_and(|ts| ts > session.ts("T1"))
     });
     let first = at_or_after.expect("a Transition after the commit");
