@@ -1,59 +1,96 @@
-//! Better Auth's errors: one list of codes, and the one place that turns them into `{code, message}` bodies.
+//! Better Auth's errors. Codes, messages and statuses come from the one list (`protocol::ErrorCode`); this is where
+//! an endpoint's failure becomes one of them, and [`AuthError::body`] the `{code, message}` body.
 
-/// An error answered to the client. `code: None` means an empty body (Better Auth 1.4.9 sends bodyless 401s).
+use protocol::{ErrorBody, ErrorCode};
+
+/// An error answered to the client: a code from the list (its status follows from it), or one of Better Auth's
+/// bodyless responses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthError {
-    pub status: u16,
-    pub code: Option<&'static str>,
+    /// `None`: a bodyless response with [`AuthError::status`] (Better Auth 1.4.9 sends bodyless 401s).
+    pub code: Option<ErrorCode>,
     pub message: String,
+    bare: Bare,
+}
+
+/// Better Auth's bodyless error responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bare {
+    /// The session middleware's 401.
+    Unauthorized,
+    /// A disabled feature's route.
+    NotFound,
 }
 
 impl AuthError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        AuthError { status, code: Some(code), message: message.into() }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        AuthError { code: Some(code), message: message.into(), bare: Bare::Unauthorized }
     }
 
-    /// A bodyless error (the session middleware's 401, disabled features' 404).
-    pub fn bare(status: u16) -> Self {
-        AuthError { status, code: None, message: String::new() }
+    /// The code with its default message.
+    pub fn from_code(code: ErrorCode) -> Self {
+        Self::new(code, code.default_message())
     }
 
+    /// The session middleware's bodyless 401.
     pub fn unauthorized() -> Self {
-        Self::bare(401)
+        AuthError { code: None, message: String::new(), bare: Bare::Unauthorized }
+    }
+
+    /// A bodyless 404 (a disabled feature's route).
+    pub fn not_found() -> Self {
+        AuthError { code: None, message: String::new(), bare: Bare::NotFound }
     }
 
     pub fn validation(message: impl Into<String>) -> Self {
-        Self::new(400, "VALIDATION_ERROR", message)
+        Self::new(ErrorCode::VALIDATION_ERROR, message)
     }
 
     /// An unexpected failure: logged by the caller, shown as Better Auth's generic 500.
-    pub fn internal(code: &'static str, message: &str) -> Self {
-        Self::new(500, code, message)
+    pub fn internal(message: &str) -> Self {
+        Self::new(ErrorCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// The HTTP status: the code's, or the bodyless response's.
+    pub fn status(&self) -> u16 {
+        match (self.code, self.bare) {
+            (Some(code), _) => code.status(),
+            (None, Bare::Unauthorized) => 401,
+            (None, Bare::NotFound) => 404,
+        }
     }
 
     /// The JSON body, or `None` for bodyless errors.
-    pub fn body(&self) -> Option<serde_json::Value> {
-        self.code.map(|code| serde_json::json!({ "code": code, "message": self.message }))
+    pub fn body(&self) -> Option<ErrorBody> {
+        self.code.map(|code| ErrorBody::new(code, self.message.clone()))
+    }
+}
+
+impl From<ErrorCode> for AuthError {
+    fn from(code: ErrorCode) -> Self {
+        AuthError::from_code(code)
     }
 }
 
 impl std::fmt::Display for AuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status, self.code.unwrap_or("-"), self.message)
+        let code = self.code.map_or("-", ErrorCode::wire);
+        write!(f, "{} {code}: {}", self.status(), self.message)
     }
 }
 
 impl std::error::Error for AuthError {}
 
 macro_rules! codes {
-    ($($name:ident => ($status:expr, $code:literal, $message:literal);)*) => {
-        /// Better Auth's error codes (1.4.9 wire codes and messages).
+    ($($name:ident),* $(,)?) => {
+        /// Better Auth's error codes with their default messages (1.4.9 wire codes and messages), by name.
         #[allow(non_snake_case)]
         pub mod codes {
             use super::AuthError;
+            use protocol::ErrorCode;
             $(
                 pub fn $name() -> AuthError {
-                    AuthError::new($status, $code, $message)
+                    AuthError::from_code(ErrorCode::$name)
                 }
             )*
         }
@@ -61,39 +98,39 @@ macro_rules! codes {
 }
 
 codes! {
-    USER_NOT_FOUND => (404, "USER_NOT_FOUND", "User not found");
-    FAILED_TO_CREATE_USER => (500, "FAILED_TO_CREATE_USER", "Failed to create user");
-    FAILED_TO_CREATE_SESSION => (500, "FAILED_TO_CREATE_SESSION", "Failed to create session");
-    FAILED_TO_UPDATE_USER => (500, "FAILED_TO_UPDATE_USER", "Failed to update user");
-    FAILED_TO_GET_SESSION => (500, "FAILED_TO_GET_SESSION", "Failed to get session");
-    INVALID_PASSWORD => (400, "INVALID_PASSWORD", "Invalid password");
-    INVALID_EMAIL => (400, "INVALID_EMAIL", "Invalid email");
-    INVALID_EMAIL_OR_PASSWORD => (401, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
-    INVALID_TOKEN => (400, "INVALID_TOKEN", "Invalid token");
-    INVALID_TOKEN_401 => (401, "INVALID_TOKEN", "Invalid token");
-    EMAIL_NOT_VERIFIED => (403, "EMAIL_NOT_VERIFIED", "Email not verified");
-    PASSWORD_TOO_SHORT => (400, "PASSWORD_TOO_SHORT", "Password too short");
-    PASSWORD_TOO_LONG => (400, "PASSWORD_TOO_LONG", "Password too long");
-    USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL => (422, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.");
-    EMAIL_CAN_NOT_BE_UPDATED => (400, "EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated");
-    CREDENTIAL_ACCOUNT_NOT_FOUND => (400, "CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found");
-    SESSION_EXPIRED => (400, "SESSION_EXPIRED_REAUTHENTICATE_TO_PERFORM_THIS_ACTION", "Session expired. Re-authenticate to perform this action.");
-    FAILED_TO_UNLINK_LAST_ACCOUNT => (400, "YOU_CANT_UNLINK_YOUR_LAST_ACCOUNT", "You can't unlink your last account");
-    ACCOUNT_NOT_FOUND => (400, "ACCOUNT_NOT_FOUND", "Account not found");
-    USER_ALREADY_HAS_PASSWORD => (400, "USER_ALREADY_HAS_A_PASSWORD_PROVIDE_THAT_TO_DELETE_THE_ACCOUNT", "User already has a password. Provide that to delete the account.");
-    SESSION_IS_NOT_FRESH => (403, "SESSION_IS_NOT_FRESH", "Session is not fresh");
-    NO_FIELDS_TO_UPDATE => (400, "NO_FIELDS_TO_UPDATE", "No fields to update");
-    BODY_MUST_BE_AN_OBJECT => (400, "BODY_MUST_BE_AN_OBJECT", "Body must be an object");
-    EMAIL_IS_THE_SAME => (400, "EMAIL_IS_THE_SAME", "Email is the same");
-    CHANGE_EMAIL_IS_DISABLED => (400, "CHANGE_EMAIL_IS_DISABLED", "Change email is disabled");
-    VERIFICATION_EMAIL_ISNT_ENABLED => (400, "VERIFICATION_EMAIL_ISNT_ENABLED", "Verification email isn't enabled");
-    RESET_PASSWORD_ISNT_ENABLED => (400, "RESET_PASSWORD_ISNT_ENABLED", "Reset password isn't enabled");
-    EMAIL_AND_PASSWORD_IS_NOT_ENABLED => (400, "EMAIL_AND_PASSWORD_IS_NOT_ENABLED", "Email and password is not enabled");
-    EMAIL_AND_PASSWORD_SIGN_UP_IS_NOT_ENABLED => (400, "EMAIL_AND_PASSWORD_SIGN_UP_IS_NOT_ENABLED", "Email and password sign up is not enabled");
-    ONLY_OWN_EMAIL => (400, "YOU_CAN_ONLY_SEND_A_VERIFICATION_EMAIL_TO_YOUR_OWN_EMAIL", "You can only send a verification email to your own email");
-    ONLY_UNVERIFIED_EMAIL => (400, "YOU_CAN_ONLY_SEND_A_VERIFICATION_EMAIL_TO_AN_UNVERIFIED_EMAIL", "You can only send a verification email to an unverified email");
-    CALLBACKURL_IS_REQUIRED => (400, "CALLBACKURL_IS_REQUIRED", "callbackURL is required");
-    UNABLE_TO_CREATE_VERIFICATION => (500, "UNABLE_TO_CREATE_VERIFICATION", "Unable to create verification");
-    INVALID_JSON => (400, "BAD_REQUEST", "Invalid JSON in request body");
-    PAYLOAD_TOO_LARGE => (413, "PAYLOAD_TOO_LARGE", "Request body is too large");
+    USER_NOT_FOUND,
+    FAILED_TO_CREATE_USER,
+    FAILED_TO_CREATE_SESSION,
+    FAILED_TO_UPDATE_USER,
+    FAILED_TO_GET_SESSION,
+    INVALID_PASSWORD,
+    INVALID_EMAIL,
+    INVALID_EMAIL_OR_PASSWORD,
+    INVALID_TOKEN,
+    INVALID_TOKEN_401,
+    EMAIL_NOT_VERIFIED,
+    PASSWORD_TOO_SHORT,
+    PASSWORD_TOO_LONG,
+    USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL,
+    EMAIL_CAN_NOT_BE_UPDATED,
+    CREDENTIAL_ACCOUNT_NOT_FOUND,
+    SESSION_EXPIRED,
+    FAILED_TO_UNLINK_LAST_ACCOUNT,
+    ACCOUNT_NOT_FOUND,
+    USER_ALREADY_HAS_PASSWORD,
+    SESSION_IS_NOT_FRESH,
+    NO_FIELDS_TO_UPDATE,
+    BODY_MUST_BE_AN_OBJECT,
+    EMAIL_IS_THE_SAME,
+    CHANGE_EMAIL_IS_DISABLED,
+    VERIFICATION_EMAIL_ISNT_ENABLED,
+    RESET_PASSWORD_ISNT_ENABLED,
+    EMAIL_AND_PASSWORD_IS_NOT_ENABLED,
+    EMAIL_AND_PASSWORD_SIGN_UP_IS_NOT_ENABLED,
+    ONLY_OWN_EMAIL,
+    ONLY_UNVERIFIED_EMAIL,
+    CALLBACKURL_IS_REQUIRED,
+    UNABLE_TO_CREATE_VERIFICATION,
+    INVALID_JSON,
+    PAYLOAD_TOO_LARGE,
 }

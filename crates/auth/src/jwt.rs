@@ -310,7 +310,7 @@ impl KeyRing {
 
 fn key_error(message: String) -> AuthError {
     tracing::error!(error = %message, "JWT key failure");
-    AuthError::internal("INTERNAL_SERVER_ERROR", "Failed to load signing keys")
+    AuthError::internal("Failed to load signing keys")
 }
 
 /// The default payload (`definePayload`: the user minus `id` and `image`), then `sessionId`; `iat` first, and

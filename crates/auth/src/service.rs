@@ -12,6 +12,7 @@ use crate::{crypto, endpoints};
 use bytes::Bytes;
 use database::{Clock, Database, Entropy};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use protocol::ErrorCode;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -202,7 +203,7 @@ impl AuthService {
 
     /// Creates a new signing key; the previous keys stay in the JWKS for the rotation grace period.
     pub async fn rotate_keys(&self) -> Result<crate::jwt::PublicJwk, AuthError> {
-        let Some(jwt) = &self.inner.config.jwt else { return Err(AuthError::bare(404)) };
+        let Some(jwt) = &self.inner.config.jwt else { return Err(AuthError::not_found()) };
         let now_ms = crate::dates::millis_from_nanos(self.inner.clock.now_nanos());
         self.inner.keys.rotate(&self.inner, jwt, now_ms).await
     }
@@ -246,7 +247,7 @@ impl AuthService {
             let request_origin = request_origin(&req.headers);
             facts.request_origin = request_origin.as_deref();
             if let Err(e) = origin::check_request(&facts, &svc.trusted) {
-                let err = AuthError::new(e.status, e.code, e.message);
+                let err = AuthError::new(e.code, e.message);
                 return finish(svc, &req, error_reply(err));
             }
         }
@@ -272,7 +273,7 @@ impl AuthService {
         let reply = match endpoints::dispatch(route, &call).await {
             Ok(reply) => reply,
             Err(e) => {
-                if e.status >= 500 {
+                if e.status() >= 500 {
                     tracing::error!(path = %req.path, code = ?e.code, "auth request failed: {}", e.message);
                 }
                 error_reply(e)
@@ -320,7 +321,7 @@ impl Inner {
 
 pub(crate) fn storage_error(e: &database::DatabaseError) -> AuthError {
     tracing::error!(error = %e, "auth storage failure");
-    AuthError::internal("INTERNAL_SERVER_ERROR", "Internal server error")
+    AuthError::internal("Internal server error")
 }
 
 /// `Authorization: Bearer <token>` (bearer plugin): a signed value (`token.signature`, URL-encoded or not) or, as
@@ -390,11 +391,11 @@ fn parse_body(req: &AuthRequest, accepts_form: bool) -> Result<Option<serde_json
     } else {
         format!("Content-Type \"{content_type}\" is not allowed. Allowed types: {allowed}")
     };
-    Err(AuthError::new(415, "UNSUPPORTED_MEDIA_TYPE", message))
+    Err(AuthError::new(ErrorCode::UNSUPPORTED_MEDIA_TYPE, message))
 }
 
 fn error_reply(e: AuthError) -> Reply {
-    Reply { status: e.status, body: e.body(), ..Default::default() }
+    Reply { status: e.status(), body: e.body().and_then(|b| serde_json::to_value(b).ok()), ..Default::default() }
 }
 
 fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {

@@ -18,7 +18,7 @@ pub(crate) fn adapter_error(e: adapter::AdapterError) -> AuthError {
         adapter::AdapterError::Database(db) => storage_error(&db),
         other => {
             tracing::error!(error = %other, "auth adapter failure");
-            AuthError::internal("INTERNAL_SERVER_ERROR", "Internal server error")
+            AuthError::internal("Internal server error")
         }
     }
 }

@@ -179,6 +179,8 @@ error_codes! {
         INVALID_NEWUSERCALLBACKURL = ("INVALID_NEWUSERCALLBACKURL", 403, "Invalid newUserCallbackURL");
         /// Social sign-in and provider tokens.
         PROVIDER_NOT_FOUND = ("PROVIDER_NOT_FOUND", 404, "Provider not found");
+        /// refresh-token's `PROVIDER_NOT_FOUND` (400, unlike sign-in's 404).
+        PROVIDER_NOT_FOUND_400 = ("PROVIDER_NOT_FOUND", 400, "Provider not found");
         PROVIDER_NOT_SUPPORTED = ("PROVIDER_NOT_SUPPORTED", 400, "Provider is not supported");
         PROVIDER_CONFIG_NOT_FOUND = ("PROVIDER_CONFIG_NOT_FOUND", 400, "No config found for provider");
         INVALID_OAUTH_CONFIGURATION = ("INVALID_OAUTH_CONFIGURATION", 400, "Invalid OAuth configuration");

@@ -11,7 +11,7 @@ use crate::session::{self, Resolved};
 const JWT_COOKIE: &str = "convex_jwt";
 
 fn jwt_config<'a>(call: &'a Call<'_>) -> Result<&'a jwt::JwtConfig, AuthError> {
-    call.svc.config.jwt.as_ref().ok_or_else(|| AuthError::bare(404))
+    call.svc.config.jwt.as_ref().ok_or_else(AuthError::not_found)
 }
 
 /// Mints a token for a session.

@@ -12,14 +12,15 @@ use crate::schema::Model;
 use crate::service::{Call, Reply};
 use crate::session::{self, adapter_error};
 use crate::social::{ProviderConfig, Tokens};
+use protocol::ErrorCode;
 use serde_json::{json, Map, Value as Json};
 use value::{Object, Value};
 
 /// An access token expiring within this many milliseconds is refreshed first (Better Auth: 5 s).
 const REFRESH_MARGIN_MS: f64 = 5000.0;
 
-fn bad_request(code: &'static str, message: impl Into<String>) -> AuthError {
-    AuthError::new(400, code, message)
+fn bad_request(code: ErrorCode, message: impl Into<String>) -> AuthError {
+    AuthError::new(code, message)
 }
 
 /// A stored access or refresh token in clear (rows written before `encryptOAuthTokens` was on are plain).
@@ -143,12 +144,15 @@ pub(crate) async fn get_access_token(call: &Call<'_>) -> Result<Reply, AuthError
     let account_id = body.opt_string("accountId")?.map(str::to_string);
     let user_id = session_user(call).await?;
     let Some(provider) = call.svc.providers.get(&provider_id) else {
-        return Err(bad_request("PROVIDER_NOT_SUPPORTED", format!("Provider {provider_id} is not supported.")));
+        return Err(bad_request(
+            ErrorCode::PROVIDER_NOT_SUPPORTED,
+            format!("Provider {provider_id} is not supported."),
+        ));
     };
     let account = own_account(call, &user_id, &provider_id, account_id.as_deref()).await?;
     let tokens = valid_tokens(call, provider, &account).await.map_err(|e| {
         tracing::warn!(provider = %provider.id, error = %e, "could not get a valid access token");
-        bad_request("FAILED_TO_GET_A_VALID_ACCESS_TOKEN", "Failed to get a valid access token")
+        bad_request(ErrorCode::FAILED_TO_GET_A_VALID_ACCESS_TOKEN, "Failed to get a valid access token")
     })?;
     let mut out = Map::new();
     out.insert("accessToken".into(), json!(tokens.access_token.unwrap_or_default()));
@@ -169,15 +173,15 @@ pub(crate) async fn refresh_token(call: &Call<'_>) -> Result<Reply, AuthError> {
     let account_id = body.opt_string("accountId")?.map(str::to_string);
     let user_id = session_user(call).await?;
     let Some(provider) = call.svc.providers.get(&provider_id) else {
-        return Err(bad_request("PROVIDER_NOT_FOUND", format!("Provider {provider_id} not found.")));
+        return Err(bad_request(ErrorCode::PROVIDER_NOT_FOUND_400, format!("Provider {provider_id} not found.")));
     };
     let account = own_account(call, &user_id, &provider_id, account_id.as_deref()).await?;
     let Some(stored) = &account.refresh_token else {
-        return Err(bad_request("REFRESH_TOKEN_NOT_FOUND", "Refresh token not found"));
+        return Err(bad_request(ErrorCode::REFRESH_TOKEN_NOT_FOUND, "Refresh token not found"));
     };
     let tokens = refresh_account(call, provider, &account, &clear_token(call, stored)).await.map_err(|e| {
         tracing::warn!(provider = %provider.id, error = %e, "refreshing an access token failed");
-        bad_request("FAILED_TO_REFRESH_ACCESS_TOKEN", "Failed to refresh access token")
+        bad_request(ErrorCode::FAILED_TO_REFRESH_ACCESS_TOKEN, "Failed to refresh access token")
     })?;
     let scope = if tokens.scopes.is_empty() { account.scope.clone() } else { Some(tokens.scopes.join(",")) };
     Ok(Reply::json(json!({
@@ -204,22 +208,22 @@ pub(crate) async fn account_info(call: &Call<'_>) -> Result<Reply, AuthError> {
         .ok_or_else(codes::ACCOUNT_NOT_FOUND)?;
     let Some(provider) = call.svc.providers.get(&account.provider_id) else {
         tracing::error!(provider = %account.provider_id, "an account's provider is not configured");
-        return Err(AuthError::internal("INTERNAL_SERVER_ERROR", "Internal server error"));
+        return Err(AuthError::internal("Internal server error"));
     };
     let tokens = valid_tokens(call, provider, &account).await.map_err(|e| {
         tracing::warn!(provider = %provider.id, error = %e, "could not get a valid access token");
-        bad_request("FAILED_TO_GET_A_VALID_ACCESS_TOKEN", "Failed to get a valid access token")
+        bad_request(ErrorCode::FAILED_TO_GET_A_VALID_ACCESS_TOKEN, "Failed to get a valid access token")
     })?;
     if tokens.access_token.as_deref().is_none_or(str::is_empty) {
-        return Err(bad_request("ACCESS_TOKEN_NOT_FOUND", "Access token not found"));
+        return Err(bad_request(ErrorCode::ACCESS_TOKEN_NOT_FOUND, "Access token not found"));
     }
     let endpoints = call.svc.providers.endpoints(provider, call.now_ms).await.map_err(|e| {
         tracing::warn!(provider = %provider.id, error = %e, "provider endpoints unavailable");
-        AuthError::new(401, "FAILED_TO_GET_USER_INFO", "Failed to get user info")
+        AuthError::from_code(ErrorCode::FAILED_TO_GET_USER_INFO)
     })?;
     let profile = call.svc.providers.stored_profile(provider, &endpoints, &tokens).await.map_err(|e| {
         tracing::warn!(provider = %provider.id, error = %e, "could not read the provider profile");
-        AuthError::new(401, "FAILED_TO_GET_USER_INFO", "Failed to get user info")
+        AuthError::from_code(ErrorCode::FAILED_TO_GET_USER_INFO)
     })?;
     Ok(Reply::json(json!({
         "user": {

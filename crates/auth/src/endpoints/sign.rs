@@ -14,8 +14,9 @@ use value::{Object, Value};
 /// Rejects a callback URL that is neither relative nor on a trusted origin.
 pub(crate) fn check_callback(call: &Call<'_>, url: Option<&str>, kind: CallbackKind) -> Result<(), AuthError> {
     match url {
-        Some(url) => origin::validate_callback_url(url, &call.svc.trusted, kind)
-            .map_err(|e| AuthError::new(e.status, e.code, e.message)),
+        Some(url) => {
+            origin::validate_callback_url(url, &call.svc.trusted, kind).map_err(|e| AuthError::new(e.code, e.message))
+        }
         None => Ok(()),
     }
 }

@@ -20,6 +20,7 @@ use crate::session::{self, adapter_error};
 use crate::social::oidc::Endpoints;
 use crate::social::{self, http::form_urlencode, Profile, ProviderConfig, ProviderKind, Tokens};
 use database::Transaction;
+use protocol::ErrorCode;
 use serde_json::{json, Map, Value as Json};
 use value::{Object, Value};
 
@@ -47,7 +48,7 @@ const SWEEP_BATCH: usize = 8;
 const ID_TOKEN_MAX_AGE_SECS: u64 = 3600;
 
 fn provider_not_found() -> AuthError {
-    AuthError::new(404, "PROVIDER_NOT_FOUND", "Provider not found")
+    AuthError::from_code(ErrorCode::PROVIDER_NOT_FOUND)
 }
 
 /// Which endpoints a flow runs through: the core social ones, or the genericOAuth plugin's
@@ -203,7 +204,7 @@ async fn start_redirect(
     let svc = call.svc;
     let endpoints = svc.providers.endpoints(provider, call.now_ms).await.map_err(|e| {
         tracing::error!(provider = %provider.id, error = %e, "provider endpoints unavailable");
-        AuthError::new(400, "INVALID_OAUTH_CONFIGURATION", "Invalid OAuth configuration")
+        AuthError::from_code(ErrorCode::INVALID_OAUTH_CONFIGURATION)
     })?;
     let entropy = svc.entropy.as_ref();
     let state = crypto::oauth_state(entropy);
@@ -295,7 +296,7 @@ pub(crate) async fn sign_in_social(call: &Call<'_>) -> Result<Reply, AuthError> 
     };
     let profile = verify_id_token_body(call, provider, id_token).await?;
     let Some(email) = profile.email.clone() else {
-        return Err(AuthError::new(401, "USER_EMAIL_NOT_FOUND", "User email not found"));
+        return Err(AuthError::from_code(ErrorCode::USER_EMAIL_NOT_FOUND));
     };
     let tokens = Tokens {
         access_token: id_token.access_token.clone(),
@@ -309,7 +310,7 @@ pub(crate) async fn sign_in_social(call: &Call<'_>) -> Result<Reply, AuthError> 
     let outcome = resolve_user(call, provider, &profile, &email, &tokens, disable_sign_up).await?;
     let outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(message) => return Err(AuthError::new(401, error_code(message), message)),
+        Err(message) => return Err(AuthError::new(error_code(message), message)),
     };
     if outcome.is_register {
         send_verification_if_configured(call, &outcome.user, &callback).await;
@@ -331,7 +332,7 @@ pub(crate) async fn link_social(call: &Call<'_>) -> Result<Reply, AuthError> {
     };
     let profile = verify_id_token_body(call, provider, id_token).await?;
     let Some(email) = profile.email.clone() else {
-        return Err(AuthError::new(401, "USER_EMAIL_NOT_FOUND", "User email not found"));
+        return Err(AuthError::from_code(ErrorCode::USER_EMAIL_NOT_FOUND));
     };
     let linking = &call.svc.config.account.account_linking;
     let svc = call.svc;
@@ -343,25 +344,13 @@ pub(crate) async fn link_social(call: &Call<'_>) -> Result<Reply, AuthError> {
         }
         let trusted = linking.trusted_providers.contains(&provider.id);
         if (!trusted && !profile.email_verified) || !linking.enabled {
-            return Err(AuthError::new(
-                401,
-                "ACCOUNT_NOT_LINKED__LINKING_NOT_ALLOWED",
-                "Account not linked - linking not allowed",
-            ));
+            return Err(AuthError::from_code(ErrorCode::ACCOUNT_NOT_LINKED__LINKING_NOT_ALLOWED));
         }
         if email.to_lowercase() != active.user.email && !linking.allow_different_emails {
-            return Err(AuthError::new(
-                401,
-                "ACCOUNT_NOT_LINKED__DIFFERENT_EMAILS_NOT_ALLOWED",
-                "Account not linked - different emails not allowed",
-            ));
+            return Err(AuthError::from_code(ErrorCode::ACCOUNT_NOT_LINKED__DIFFERENT_EMAILS_NOT_ALLOWED));
         }
         if find_account(txn, &provider.id, &profile.id).await?.is_some() {
-            return Err(AuthError::new(
-                417,
-                "ACCOUNT_NOT_LINKED__UNABLE_TO_CREATE_ACCOUNT",
-                "Account not linked - unable to create account",
-            ));
+            return Err(AuthError::from_code(ErrorCode::ACCOUNT_NOT_LINKED__UNABLE_TO_CREATE_ACCOUNT));
         }
         let tokens = Tokens {
             access_token: id_token.access_token.clone(),
@@ -383,7 +372,7 @@ fn plugin_provider<'a>(call: &'a Call<'_>, id: &str) -> Option<&'a ProviderConfi
 }
 
 fn plugin_config_not_found(id: &str) -> AuthError {
-    AuthError::new(400, "PROVIDER_CONFIG_NOT_FOUND", format!("No config found for provider {id}"))
+    AuthError::new(ErrorCode::PROVIDER_CONFIG_NOT_FOUND, format!("No config found for provider {id}"))
 }
 
 /// `POST /sign-in/oauth2` (genericOAuth plugin): `{providerId, callbackURL?, …}` → `{url, redirect}`.
@@ -414,7 +403,7 @@ async fn verify_id_token_body(
     id_token: &IdTokenBody,
 ) -> Result<Profile, AuthError> {
     if !provider.is_oidc() {
-        return Err(AuthError::new(404, "ID_TOKEN_NOT_SUPPORTED", "id_token not supported"));
+        return Err(AuthError::from_code(ErrorCode::ID_TOKEN_NOT_SUPPORTED));
     }
     if provider.disable_id_token_sign_in {
         return Err(codes::INVALID_TOKEN_401());
@@ -442,13 +431,13 @@ fn sign_up_disabled(provider: &ProviderConfig, request_sign_up: Option<bool>) ->
 }
 
 /// The wire code of a message (1.4.9 derives it: upper-case, spaces as `_`, other characters dropped).
-fn error_code(message: &'static str) -> &'static str {
+fn error_code(message: &'static str) -> ErrorCode {
     match message {
-        "account not linked" => "ACCOUNT_NOT_LINKED",
-        "signup disabled" => "SIGNUP_DISABLED",
-        "unable to link account" => "UNABLE_TO_LINK_ACCOUNT",
-        "unable to create session" => "UNABLE_TO_CREATE_SESSION",
-        _ => "UNABLE_TO_CREATE_USER",
+        "account not linked" => ErrorCode::ACCOUNT_NOT_LINKED,
+        "signup disabled" => ErrorCode::SIGNUP_DISABLED,
+        "unable to link account" => ErrorCode::UNABLE_TO_LINK_ACCOUNT,
+        "unable to create session" => ErrorCode::UNABLE_TO_CREATE_SESSION,
+        _ => ErrorCode::UNABLE_TO_CREATE_USER,
     }
 }
 

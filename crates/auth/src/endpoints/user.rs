@@ -143,7 +143,7 @@ pub(crate) async fn delete_user(call: &Call<'_>) -> Result<Reply, AuthError> {
     let svc = call.svc;
     let cfg = &svc.config.user.delete_user;
     if !cfg.enabled {
-        return Err(AuthError::bare(404));
+        return Err(AuthError::not_found());
     }
     let body = Body::optional(call)?;
     let password = body.opt_string("password")?.map(str::to_string);
@@ -219,7 +219,7 @@ async fn delete_with_token(call: &Call<'_>, token: &str, callback: Option<&str>)
 /// `GET /delete-user/callback?token=…&callbackURL=…`.
 pub(crate) async fn delete_user_callback(call: &Call<'_>) -> Result<Reply, AuthError> {
     if !call.svc.config.user.delete_user.enabled {
-        return Err(AuthError::bare(404));
+        return Err(AuthError::not_found());
     }
     let callback = call.query_param("callbackURL").filter(|c| !c.is_empty()).map(str::to_string);
     check_callback(call, callback.as_deref(), CallbackKind::Callback)?;

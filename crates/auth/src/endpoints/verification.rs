@@ -11,6 +11,7 @@ use crate::origin::CallbackKind;
 use crate::schema::Model;
 use crate::service::{Call, Reply};
 use crate::session::{self, adapter_error, Resolved};
+use protocol::ErrorCode;
 use value::{Object, Value};
 
 /// Builds and sends a verification mail. `encode_callback` follows Better Auth: the sign-up and resend flows
@@ -92,16 +93,17 @@ fn token_failure(callback: Option<&str>, error: &'static str) -> Result<Reply, A
             let sep = if url.contains('?') { '&' } else { '?' };
             Ok(Reply::redirect(format!("{url}{sep}error={error}")))
         }
-        None => Err(AuthError::new(401, code_of(error), error)),
+        None => Err(AuthError::new(code_of(error), error)),
     }
 }
 
-fn code_of(error: &str) -> &'static str {
+/// The 401 codes of verify-email's failures.
+fn code_of(error: &str) -> ErrorCode {
     match error {
-        "token_expired" => "TOKEN_EXPIRED",
-        "user_not_found" => "USER_NOT_FOUND",
-        "unauthorized" => "UNAUTHORIZED",
-        _ => "INVALID_TOKEN",
+        "token_expired" => ErrorCode::TOKEN_EXPIRED,
+        "user_not_found" => ErrorCode::USER_NOT_FOUND_401,
+        "unauthorized" => ErrorCode::UNAUTHORIZED,
+        _ => ErrorCode::INVALID_TOKEN_401,
     }
 }
 

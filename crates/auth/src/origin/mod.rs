@@ -54,37 +54,36 @@ pub(crate) use glob::Glob;
 use http::{header, HeaderMap, Method};
 
 use pattern::Entry;
+use protocol::ErrorCode;
 
-/// Status of every error here.
-pub const FORBIDDEN: u16 = 403;
-
-/// A rejected request or redirect target: `status` with Better Auth's `{"code", "message"}` body.
+/// A rejected request or redirect target: a 403 code with Better Auth's `{"code", "message"}` body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct OriginError {
-    pub status: u16,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl OriginError {
-    fn forbidden(code: &'static str, message: &str) -> OriginError {
-        OriginError { status: FORBIDDEN, code, message: message.to_string() }
+    fn forbidden(code: ErrorCode) -> OriginError {
+        OriginError { code, message: code.default_message().to_string() }
     }
 
     fn missing_or_null_origin() -> OriginError {
-        OriginError::forbidden("MISSING_OR_NULL_ORIGIN", "Missing or null Origin")
+        OriginError::forbidden(ErrorCode::MISSING_OR_NULL_ORIGIN)
     }
 
     fn invalid_origin() -> OriginError {
-        OriginError::forbidden("INVALID_ORIGIN", "Invalid origin")
+        OriginError::forbidden(ErrorCode::INVALID_ORIGIN)
     }
 
     fn cross_site_navigation() -> OriginError {
-        OriginError::forbidden(
-            "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED",
-            "Cross-site navigation login blocked. This request appears to be a CSRF attack.",
-        )
+        OriginError::forbidden(ErrorCode::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED)
+    }
+
+    /// The HTTP status (403 for every error here).
+    pub fn status(&self) -> u16 {
+        self.code.status()
     }
 }
 
@@ -321,12 +320,12 @@ impl CallbackKind {
     }
 
     /// 1.4.9's wire code (the message upper-cased with spaces as `_`).
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            CallbackKind::Callback => "INVALID_CALLBACKURL",
-            CallbackKind::Redirect => "INVALID_REDIRECTURL",
-            CallbackKind::ErrorCallback => "INVALID_ERRORCALLBACKURL",
-            CallbackKind::NewUserCallback => "INVALID_NEWUSERCALLBACKURL",
+            CallbackKind::Callback => ErrorCode::INVALID_CALLBACKURL,
+            CallbackKind::Redirect => ErrorCode::INVALID_REDIRECTURL,
+            CallbackKind::ErrorCallback => ErrorCode::INVALID_ERRORCALLBACKURL,
+            CallbackKind::NewUserCallback => ErrorCode::INVALID_NEWUSERCALLBACKURL,
         }
     }
 }
@@ -337,5 +336,5 @@ pub fn validate_callback_url(url: &str, trusted: &TrustedOrigins, kind: Callback
         return Ok(());
     }
     tracing::info!(field = kind.label(), url, "rejected an untrusted redirect target");
-    Err(OriginError { status: FORBIDDEN, code: kind.code(), message: format!("Invalid {}", kind.label()) })
+    Err(OriginError { code: kind.code(), message: format!("Invalid {}", kind.label()) })
 }

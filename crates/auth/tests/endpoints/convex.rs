@@ -384,7 +384,7 @@ async fn rotation_keeps_old_keys_for_the_grace_period() {
     assert_eq!(kids(&jwks(&env).await), rows);
 
     // Without the plugin there is nothing to rotate.
-    assert_eq!(Env::new().await.svc.rotate_keys().await.err().map(|e| e.status), Some(404));
+    assert_eq!(Env::new().await.svc.rotate_keys().await.err().map(|e| e.status()), Some(404));
 }
 
 #[tokio::test]
@@ -428,7 +428,7 @@ async fn a_key_of_another_secret_fails_cleanly_and_stays() {
         check(&resp, 500, failure.clone());
         assert!(resp.set_cookies().is_empty());
         check(&env.send(Req::get("/convex/jwks")).await, 500, failure.clone());
-        assert_eq!(env.svc.jwks().await.unwrap().err().map(|e| e.status), Some(500));
+        assert_eq!(env.svc.jwks().await.unwrap().err().map(|e| e.status()), Some(500));
         let resp = alice.get("/get-session?disableRefresh=true").await;
         assert_eq!((resp.status, resp.set_cookies().len()), (200, 0));
         env.advance_secs(120);
