@@ -14,6 +14,7 @@ use crate::session::adapter_error;
 use base64::Engine;
 use database::Entropy;
 use parking_lot::RwLock;
+use protocol::UnixTime;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, RsaPrivateKey};
 use serde::{Deserialize, Serialize};
@@ -223,7 +224,8 @@ impl KeyRing {
     }
 
     /// The current keys, loading them or creating the first pair when the table is empty.
-    pub(crate) async fn keys(&self, svc: &Inner, now_ms: f64) -> Result<Arc<KeySet>, AuthError> {
+    pub(crate) async fn keys(&self, svc: &Inner, now: UnixTime) -> Result<Arc<KeySet>, AuthError> {
+        let now_ms = now.as_date_millis();
         if let Some(keys) = self.cached(now_ms) {
             return Ok(keys);
         }
@@ -270,7 +272,8 @@ impl KeyRing {
     }
 
     /// Creates a new signing key; older keys stay published for the grace period, then disappear.
-    pub(crate) async fn rotate(&self, svc: &Inner, jwt: &JwtConfig, now_ms: f64) -> Result<PublicJwk, AuthError> {
+    pub(crate) async fn rotate(&self, svc: &Inner, jwt: &JwtConfig, now: UnixTime) -> Result<PublicJwk, AuthError> {
+        let now_ms = now.as_date_millis();
         let _guard = self.creating.lock().await;
         let row = {
             let entropy = svc.entropy.clone();

@@ -12,7 +12,7 @@ use crate::{crypto, endpoints};
 use bytes::Bytes;
 use database::{Clock, Database, Entropy};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use protocol::ErrorCode;
+use protocol::{ErrorCode, UnixTime};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -107,7 +107,8 @@ pub(crate) struct Call<'a> {
     pub req: &'a AuthRequest,
     pub body: Option<serde_json::Value>,
     pub query: Vec<(String, String)>,
-    pub now_ms: f64,
+    /// When the request arrived (stored dates are [`UnixTime::as_date_millis`]).
+    pub now: UnixTime,
     pub ip: Option<IpAddr>,
     /// The request's `Cookie` header, plus a session cookie derived from a bearer token.
     pub cookie_header: Option<String>,
@@ -197,15 +198,14 @@ impl AuthService {
     /// the convex plugin is off.
     pub async fn jwks(&self) -> Option<Result<serde_json::Value, AuthError>> {
         self.inner.config.jwt.as_ref()?;
-        let now_ms = crate::dates::millis_from_nanos(self.inner.clock.now_nanos());
-        Some(self.inner.keys.keys(&self.inner, now_ms).await.map(|k| crate::jwt::jwks_document(&k)))
+        let now = self.inner.clock.now();
+        Some(self.inner.keys.keys(&self.inner, now).await.map(|k| crate::jwt::jwks_document(&k)))
     }
 
     /// Creates a new signing key; the previous keys stay in the JWKS for the rotation grace period.
     pub async fn rotate_keys(&self) -> Result<crate::jwt::PublicJwk, AuthError> {
         let Some(jwt) = &self.inner.config.jwt else { return Err(AuthError::not_found()) };
-        let now_ms = crate::dates::millis_from_nanos(self.inner.clock.now_nanos());
-        self.inner.keys.rotate(&self.inner, jwt, now_ms).await
+        self.inner.keys.rotate(&self.inner, jwt, self.inner.clock.now()).await
     }
 
     /// Whether a path belongs to the auth service (is under its base path).
@@ -217,8 +217,7 @@ impl AuthService {
     /// Answers one request.
     pub async fn handle(&self, req: AuthRequest) -> AuthResponse {
         let svc = &*self.inner;
-        let now_nanos = svc.clock.now_nanos();
-        let now_ms = crate::dates::millis_from_nanos(now_nanos);
+        let now = svc.clock.now();
         let ip = rate_limit::client_ip(&req.headers, req.peer, &svc.ip);
         let sub_path = req.path.strip_prefix(svc.config.base_path.as_str()).unwrap_or("").to_string();
 
@@ -228,7 +227,7 @@ impl AuthService {
         }
 
         // 1. Rate limit (before routing, like Better Auth: unknown paths count too).
-        if let Err(limited) = svc.limiter.check(&sub_path, ip, now_nanos / 1_000_000).await {
+        if let Err(limited) = svc.limiter.check(&sub_path, ip, now).await {
             let (parts, body) = limited.to_response().into_parts();
             return AuthResponse::from_parts(parts, Bytes::from(body));
         }
@@ -269,7 +268,7 @@ impl AuthService {
             });
         }
         let query = req.query.as_deref().map(parse_query).unwrap_or_default();
-        let call = Call { svc, req: &req, body, query, now_ms, ip, cookie_header };
+        let call = Call { svc, req: &req, body, query, now, ip, cookie_header };
         let reply = match endpoints::dispatch(route, &call).await {
             Ok(reply) => reply,
             Err(e) => {

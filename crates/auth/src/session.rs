@@ -48,7 +48,7 @@ pub(crate) async fn create(
     user_id: &str,
     dont_remember: bool,
 ) -> Result<Session, AuthError> {
-    let now = call.now_ms;
+    let now = call.now.as_date_millis();
     let lifetime = if dont_remember { DONT_REMEMBER_SECS } else { svc.config.session.expires_in };
     let token = crypto::session_token(svc.entropy.as_ref());
     let mut fields = Object::new();
@@ -106,7 +106,7 @@ pub(crate) async fn resolve(
     let svc = call.svc;
     let Some(token) = call.session_token() else { return Ok((Resolved::None, None)) };
     let Some((mut session, user)) = load(txn, &token).await? else { return Ok((Resolved::Gone, None)) };
-    let now = call.now_ms;
+    let now = call.now.as_date_millis();
     if session.expires_at < now {
         // Endpoints that only read resolve in a read-only transaction: the row stays for a writing one to delete.
         if !txn.is_read_only() {
@@ -153,7 +153,7 @@ pub(crate) async fn require_fresh(call: &Call<'_>, txn: &mut Transaction) -> Res
     let fresh_age = call.svc.config.session.fresh_age;
     if fresh_age > 0 {
         let last = active.session.updated_at.max(active.session.created_at);
-        if call.now_ms - last >= (fresh_age * 1000) as f64 {
+        if call.now.as_date_millis() - last >= (fresh_age * 1000) as f64 {
             return Err(crate::error::codes::SESSION_IS_NOT_FRESH());
         }
     }

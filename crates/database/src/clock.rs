@@ -1,18 +1,15 @@
 //! Time and randomness are inputs: the core never reads the system clock or a global RNG directly.
 
 use parking_lot::Mutex;
+pub use protocol::UnixTime;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// A source of wall-clock time.
+/// A source of wall-clock time. Every crate takes "now" as a [`UnixTime`] from one of these (or from its caller);
+/// each protocol's unit — Convex's `_creationTime` milliseconds, Better Auth's date milliseconds, JWT seconds — is a
+/// method of `UnixTime`, never a bare number passed between crates.
 pub trait Clock: Send + Sync + 'static {
-    /// Nanoseconds since the Unix epoch.
-    fn now_nanos(&self) -> u64;
-
-    /// Milliseconds since the Unix epoch, as Convex's `_creationTime` uses them.
-    fn now_millis(&self) -> f64 {
-        self.now_nanos() as f64 / 1_000_000.0
-    }
+    fn now(&self) -> UnixTime;
 }
 
 /// The real clock; only binaries and tests at the edge construct it.
@@ -21,13 +18,13 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)]
-    fn now_nanos(&self) -> u64 {
+    fn now(&self) -> UnixTime {
         let now = std::time::SystemTime::now();
-        now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+        UnixTime::from_nanos(now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64))
     }
 }
 
-/// A clock that tests move by hand.
+/// A clock that tests move by hand (in nanoseconds since the epoch).
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<AtomicU64>);
 
@@ -46,8 +43,8 @@ impl ManualClock {
 }
 
 impl Clock for ManualClock {
-    fn now_nanos(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+    fn now(&self) -> UnixTime {
+        UnixTime::from_nanos(self.0.load(Ordering::SeqCst))
     }
 }
 

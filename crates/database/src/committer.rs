@@ -220,7 +220,7 @@ async fn commit_batch(inner: &Inner, batch: Vec<CommitRequest>) {
                 let _ = request.reply.send(Err(DatabaseError::Conflict(reason)));
                 continue;
             }
-            let ts = Timestamp(inner.clock.now_nanos().max(last_ts.0 + 1));
+            let ts = Timestamp(inner.clock.now().as_nanos().max(last_ts.0 + 1));
             last_ts = ts;
             request.commit.ts = ts;
             request.commit.log = request.writes.encode();

@@ -19,7 +19,7 @@ mod transaction;
 pub mod write_log;
 
 pub use catalog::{Catalog, IndexInfo, TableInfo};
-pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock};
+pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock, UnixTime};
 pub use error::{DatabaseError, Result};
 pub use query::{IndexRange, ScanRequest, ScanResult};
 pub use schema::{IndexDefinition, Schema, TableDefinition};
@@ -177,7 +177,7 @@ impl Database {
     /// Pins a snapshot of the latest commit for [`PINNED_SNAPSHOT_RETENTION`] and returns its timestamp; read-only
     /// transactions at exactly that timestamp can then be started with [`Database::begin_at`].
     pub async fn pin_latest(&self) -> Result<Timestamp> {
-        let now = self.inner.clock.now_nanos();
+        let now = self.inner.clock.now().as_nanos();
         let snapshot: Arc<dyn storage::Snapshot> = Arc::from(self.inner.persistence.snapshot().await?);
         let ts = snapshot.ts();
         let mut pinned = self.inner.pinned.lock();
@@ -195,7 +195,7 @@ impl Database {
 
     /// A read-only transaction at exactly `ts`, if a snapshot at `ts` is pinned and has not expired.
     pub fn begin_at(&self, ts: Timestamp) -> Option<Transaction> {
-        let now = self.inner.clock.now_nanos();
+        let now = self.inner.clock.now().as_nanos();
         let mut pinned = self.inner.pinned.lock();
         Self::expire_pins(&mut pinned, now);
         let snapshot = pinned.iter().find(|p| p.ts == ts)?.snapshot.clone();

@@ -346,7 +346,7 @@ impl Transaction {
     }
 
     fn next_creation_time(&self) -> f64 {
-        let now = self.inner.clock.now_millis();
+        let now = self.inner.clock.now().as_millis_f64();
         let mut last = self.inner.last_creation_time.lock();
         let t = if now > *last { now } else { *last + 0.001 };
         *last = t;

@@ -71,7 +71,12 @@ macro_rules! common_methods {
 
         /// The current time in milliseconds since the epoch (`Date.now()`), from the deployment's clock.
         pub fn now_millis(&self) -> f64 {
-            self.common.clock.now_millis()
+            self.common.clock.now().as_millis_f64()
+        }
+
+        /// The current time, from the deployment's clock.
+        pub fn now(&self) -> database::UnixTime {
+            self.common.clock.now()
         }
 
         /// `console.log`: the line goes to the caller's log lines.

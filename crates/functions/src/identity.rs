@@ -35,11 +35,11 @@ pub struct VerifyError {
     pub message: String,
 }
 
-/// A verified token: the identity and when it stops being valid (seconds since the epoch).
+/// A verified token: the identity and when it stops being valid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedToken {
     pub identity: UserIdentity,
-    pub expires_at: Option<u64>,
+    pub expires_at: Option<protocol::UnixTime>,
 }
 
 /// Verifies bearer tokens into identities (the HTTP API, HTTP actions and the sync socket use it).

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! let verifier = Verifier::new(vec![provider_from_convex_json(&auth_config_provider)?])?;
-//! let identity = verifier.verify(token, now_secs).await?;   // functions::UserIdentity or AuthFailure
+//! let identity = verifier.verify(token, now).await?;   // functions::UserIdentity or AuthFailure
 //! ```
 //!
 //! The steps (convex-backend `crates/authentication`, `common::auth`, keybroker's `UserIdentity`):

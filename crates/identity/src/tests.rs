@@ -7,6 +7,7 @@ use crate::provider::{normalize_issuer, provider_from_convex_json, Algorithm, Jw
 use crate::token::UnverifiedJwt;
 use crate::user_identity::{custom_jwt_identity, oidc_identity, rfc3339_from_unix};
 use base64::Engine;
+use protocol::UnixTime;
 use serde_json::json;
 use value::Value;
 
@@ -318,7 +319,7 @@ fn updated_at_is_formatted_like_chrono_to_rfc3339() {
 fn verification_futures_are_send_so_they_can_be_boxed_for_the_http_layer() {
     fn assert_send<T: Send>(_: &T) {}
     let verifier = crate::Verifier::new(vec![]).unwrap();
-    let future = verifier.verify("token", 0);
+    let future = verifier.verify("token", UnixTime::from_secs(0));
     assert_send(&future);
     fn assert_sync<T: Send + Sync>() {}
     assert_sync::<crate::Verifier>();

@@ -8,6 +8,7 @@ use crate::provider::{iss_with_scheme, issuers_equal, Algorithm, JwksSource, Pro
 use crate::token::UnverifiedJwt;
 use crate::user_identity::{custom_jwt_identity, oidc_identity};
 use functions::UserIdentity;
+use protocol::UnixTime;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,13 +98,15 @@ impl Verifier {
         &self.providers
     }
 
-    /// Verifies `token` at `now_secs` (seconds since the Unix epoch) into the identity functions see.
-    pub async fn verify(&self, token: &str, now_secs: u64) -> Result<UserIdentity, AuthFailure> {
-        self.verify_token(token, now_secs).await.map(|verified| verified.identity)
+    /// Verifies `token` at `now` into the identity functions see. JWT claims are whole seconds: `now` is compared
+    /// as [`UnixTime::as_secs`].
+    pub async fn verify(&self, token: &str, now: UnixTime) -> Result<UserIdentity, AuthFailure> {
+        self.verify_token(token, now).await.map(|verified| verified.identity)
     }
 
     /// [`Verifier::verify`], also returning the token's expiry.
-    pub async fn verify_token(&self, token: &str, now_secs: u64) -> Result<Verified, AuthFailure> {
+    pub async fn verify_token(&self, token: &str, now: UnixTime) -> Result<Verified, AuthFailure> {
+        let now_secs = now.as_secs();
         let jwt = UnverifiedJwt::parse(token)?;
         let iss = jwt.claims.iss.as_deref().ok_or_else(AuthFailure::missing_issuer_claim)?;
         let provider = self

@@ -16,6 +16,7 @@ use identity::{
 };
 use jsonwebtoken::EncodingKey;
 use parking_lot::Mutex;
+use protocol::UnixTime;
 use serde_json::{json, Value as Json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -116,7 +117,8 @@ fn verifier_for(providers: Vec<Provider>) -> Verifier {
 
 /// Verifying `token` at `now` with `verifier` fails with exactly `code` and `message`.
 async fn check_rejects(verifier: &Verifier, token: &str, now: u64, code: protocol::ErrorCode, message: &str) {
-    let failure: AuthFailure = verifier.verify(token, now).await.expect_err("the token must be rejected");
+    let failure: AuthFailure =
+        verifier.verify(token, UnixTime::from_secs(now)).await.expect_err("the token must be rejected");
     assert_eq!((failure.code, failure.message.as_str()), (code, message), "{token}");
 }
 
@@ -144,12 +146,12 @@ async fn the_recorded_better_auth_token_verifies_with_its_static_provider_into_t
     let run = &v["sqlite_run"];
     let verifier = verifier_for(vec![provider_from_convex_json(&run["auth_config_provider_static"]).unwrap()]);
     let token = run["jwt"].as_str().unwrap();
-    let verified = verifier.verify_token(token, NOW).await.unwrap();
+    let verified = verifier.verify_token(token, UnixTime::from_secs(NOW)).await.unwrap();
     assert_eq!(verified, Verified { identity: expected_identity(&run["identity"]), expires_at: 1_795_847_163 });
     assert_eq!(verified.identity.token_identifier, "http://127.0.0.1:3211|XwImH3aQ6Tcd6bv1YLq5VWlyrdn4je32");
 
     // 5 s of leeway past `exp`, not 6.
-    assert!(verifier.verify(token, 1_795_847_163 + 5).await.is_ok());
+    assert!(verifier.verify(token, UnixTime::from_secs(1_795_847_163 + 5)).await.is_ok());
     check_rejects(
         &verifier,
         token,
@@ -172,7 +174,7 @@ async fn the_recorded_convex_run_token_verifies_over_http_like_the_default_provi
     .unwrap();
     let verifier = verifier_for(vec![provider]);
     let token = run["jwt"].as_str().unwrap();
-    let identity = verifier.verify(token, 1_795_846_317).await.unwrap();
+    let identity = verifier.verify(token, UnixTime::from_secs(1_795_846_317)).await.unwrap();
     assert_eq!(identity.token_identifier, "http://127.0.0.1:3211|0000000000000000000000010000user");
     assert_eq!(
         identity.fields.get("sessionId"),
@@ -188,7 +190,7 @@ async fn the_recorded_convex_run_token_verifies_over_http_like_the_default_provi
 #[tokio::test]
 async fn a_valid_token_verifies_and_keeps_its_claims() {
     let verifier = verifier_for(vec![better_auth_provider()]);
-    let verified = verifier.verify_token(&rs256("k1", Key::RsaA, &claims()), NOW).await.unwrap();
+    let verified = verifier.verify_token(&rs256("k1", Key::RsaA, &claims()), UnixTime::from_secs(NOW)).await.unwrap();
     assert_eq!(verified.expires_at, (NOW + 900) as i64);
     assert_eq!(verified.identity.token_identifier, format!("{ISS}|user1"));
     assert_eq!(verified.identity.issuer, ISS);
@@ -218,7 +220,7 @@ async fn algorithm_confusion_is_rejected() {
     check_rejects(&verifier, &hs256, NOW, INVALID, &unexpected("HS256")).await;
     let no_alg_in_jwk = verifier_with_keys(&[Key::RsaA.jwk("k1", None)]);
     check_rejects(&no_alg_in_jwk, &hs256, NOW, INVALID, &unexpected("HS256")).await;
-    assert!(no_alg_in_jwk.verify(&rs256("k1", Key::RsaA, &claims()), NOW).await.is_ok());
+    assert!(no_alg_in_jwk.verify(&rs256("k1", Key::RsaA, &claims()), UnixTime::from_secs(NOW)).await.is_ok());
 
     // An RS384 header over an RS256 key, and an RS256 key on an ES256 provider.
     let rs384 =
@@ -250,7 +252,7 @@ async fn es256_tokens_verify_with_p256_keys() {
         verifier_for(vec![custom(ISS, static_jwks(&[Key::Ec.jwk("e1", Some("ES256"))]), Algorithm::ES256, None)]);
     let token =
         sign(json!({"alg": "ES256", "kid": "e1"}), &claims(), &Key::Ec.encoding(), jsonwebtoken::Algorithm::ES256);
-    assert!(verifier.verify(&token, NOW).await.is_ok());
+    assert!(verifier.verify(&token, UnixTime::from_secs(NOW)).await.is_ok());
     let tampered = token.replace('.', ".x").replacen(".x", ".", 1);
     check_rejects(&verifier, &tampered, NOW, INVALID, "Could not decode token. Invalid signature.").await;
 }
@@ -258,7 +260,7 @@ async fn es256_tokens_verify_with_p256_keys() {
 #[tokio::test]
 async fn keys_are_selected_by_kid() {
     let verifier = verifier_with_keys(&[Key::RsaB.jwk("k2", Some("RS256")), Key::RsaA.jwk("k1", Some("RS256"))]);
-    assert!(verifier.verify(&rs256("k1", Key::RsaA, &claims()), NOW).await.is_ok());
+    assert!(verifier.verify(&rs256("k1", Key::RsaA, &claims()), UnixTime::from_secs(NOW)).await.is_ok());
     check_rejects(
         &verifier,
         &rs256("k9", Key::RsaA, &claims()),
@@ -316,11 +318,14 @@ async fn issuer_and_audience_select_the_provider() {
         [json!({"aud": ["other", "convex"]}), json!({"iss": "auth.example.com/"}), json!({"iss": format!("{ISS}/")})]
     {
         let token = rs256("k1", Key::RsaA, &with(claims(), changes.clone()));
-        assert!(verifier.verify(&token, NOW).await.is_ok(), "{changes}");
+        assert!(verifier.verify(&token, UnixTime::from_secs(NOW)).await.is_ok(), "{changes}");
     }
     // tokenIdentifier keeps `iss` exactly as the token has it.
     let token = rs256("k1", Key::RsaA, &with(claims(), json!({"iss": format!("{ISS}/")})));
-    assert_eq!(verifier.verify(&token, NOW).await.unwrap().token_identifier, format!("{ISS}/|user1"));
+    assert_eq!(
+        verifier.verify(&token, UnixTime::from_secs(NOW)).await.unwrap().token_identifier,
+        format!("{ISS}/|user1")
+    );
 
     let none = verifier_for(vec![]);
     check_rejects(
@@ -347,17 +352,20 @@ async fn the_first_matching_provider_wins_and_one_without_application_id_ignores
     )
     .await;
     let verifier = verifier_for(vec![right_keys, wrong_keys]);
-    assert!(verifier.verify(&rs256("k1", Key::RsaA, &claims()), NOW).await.is_ok());
+    assert!(verifier.verify(&rs256("k1", Key::RsaA, &claims()), UnixTime::from_secs(NOW)).await.is_ok());
 
     let verifier = verifier_for(vec![custom(ISS, static_jwks(&[Key::RsaA.jwk("k1", None)]), Algorithm::RS256, None)]);
-    assert!(verifier.verify(&rs256("k1", Key::RsaA, &with(claims(), json!({"aud": null}))), NOW).await.is_ok());
+    assert!(verifier
+        .verify(&rs256("k1", Key::RsaA, &with(claims(), json!({"aud": null}))), UnixTime::from_secs(NOW))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
 async fn times_are_checked_with_five_seconds_of_leeway() {
     let verifier = verifier_for(vec![better_auth_provider()]);
     let at = |changes: Json| rs256("k1", Key::RsaA, &with(claims(), changes));
-    assert!(verifier.verify(&at(json!({"exp": NOW - 5})), NOW).await.is_ok());
+    assert!(verifier.verify(&at(json!({"exp": NOW - 5})), UnixTime::from_secs(NOW)).await.is_ok());
     check_rejects(
         &verifier,
         &at(json!({"exp": NOW - 6})),
@@ -366,7 +374,7 @@ async fn times_are_checked_with_five_seconds_of_leeway() {
         "Could not validate token: Token expired 6 seconds ago",
     )
     .await;
-    assert!(verifier.verify(&at(json!({"nbf": NOW + 5})), NOW).await.is_ok());
+    assert!(verifier.verify(&at(json!({"nbf": NOW + 5})), UnixTime::from_secs(NOW)).await.is_ok());
     check_rejects(
         &verifier,
         &at(json!({"nbf": NOW + 6})),
@@ -375,7 +383,7 @@ async fn times_are_checked_with_five_seconds_of_leeway() {
         "Could not validate token: Token will be valid in 6 seconds",
     )
     .await;
-    assert!(verifier.verify(&at(json!({"iat": NOW + 5})), NOW).await.is_ok());
+    assert!(verifier.verify(&at(json!({"iat": NOW + 5})), UnixTime::from_secs(NOW)).await.is_ok());
     check_rejects(
         &verifier,
         &at(json!({"iat": NOW + 60})),
@@ -385,7 +393,7 @@ async fn times_are_checked_with_five_seconds_of_leeway() {
     )
     .await;
     // No maximum age.
-    assert!(verifier.verify(&at(json!({"iat": 0})), NOW).await.is_ok());
+    assert!(verifier.verify(&at(json!({"iat": 0})), UnixTime::from_secs(NOW)).await.is_ok());
 }
 
 #[tokio::test]
@@ -538,11 +546,15 @@ async fn jwks_responses_must_be_json() {
     let token = rs256("k1", Key::RsaA, &claims());
     for ok in ["application/json", "application/jwk-set+json", "application/json; charset=utf-8"] {
         server.set_content_type(ok);
-        assert!(server.verifier("/api/auth/convex/jwks").verify(&token, NOW).await.is_ok(), "{ok}");
+        assert!(
+            server.verifier("/api/auth/convex/jwks").verify(&token, UnixTime::from_secs(NOW)).await.is_ok(),
+            "{ok}"
+        );
     }
     for bad in ["text/plain", "text/html; charset=utf-8", "application/json; charset=iso-8859-1"] {
         server.set_content_type(bad);
-        let failure = server.verifier("/api/auth/convex/jwks").verify(&token, NOW).await.unwrap_err();
+        let failure =
+            server.verifier("/api/auth/convex/jwks").verify(&token, UnixTime::from_secs(NOW)).await.unwrap_err();
         assert_eq!(failure.code, identity::code::AUTH_PROVIDER_DISCOVERY_FAILED);
         assert_eq!(
             failure.message,
@@ -563,14 +575,18 @@ async fn jwks_responses_must_be_json() {
     )
     .await;
     *server.state.body.lock() = "<html>".into();
-    let failure = server.verifier("/api/auth/convex/jwks").verify(&token, NOW).await.unwrap_err();
+    let failure = server.verifier("/api/auth/convex/jwks").verify(&token, UnixTime::from_secs(NOW)).await.unwrap_err();
     assert!(failure.message.starts_with("Invalid JWKS response body: "), "{failure}");
 }
 
 #[tokio::test]
 async fn redirects_are_followed() {
     let server = key_a_server().await;
-    assert!(server.verifier("/moved").verify(&rs256("k1", Key::RsaA, &claims()), NOW).await.is_ok());
+    assert!(server
+        .verifier("/moved")
+        .verify(&rs256("k1", Key::RsaA, &claims()), UnixTime::from_secs(NOW))
+        .await
+        .is_ok());
     assert_eq!(server.fetches(), 1);
 }
 
@@ -582,18 +598,18 @@ async fn one_fetch_serves_many_verifications_until_the_entry_expires() {
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let (verifier, token) = (verifier.clone(), token.clone());
-            tokio::spawn(async move { verifier.verify(&token, NOW).await })
+            tokio::spawn(async move { verifier.verify(&token, UnixTime::from_secs(NOW)).await })
         })
         .collect();
     for task in tasks {
         assert!(task.await.unwrap().is_ok());
     }
     for offset in 0..299 {
-        assert!(verifier.verify(&token, NOW + offset).await.is_ok());
+        assert!(verifier.verify(&token, UnixTime::from_secs(NOW + offset)).await.is_ok());
     }
     assert_eq!(server.fetches(), 1);
     // The default lifetime (no Cache-Control) is 300 s.
-    assert!(verifier.verify(&token, NOW + 300).await.is_ok());
+    assert!(verifier.verify(&token, UnixTime::from_secs(NOW + 300)).await.is_ok());
     assert_eq!(server.fetches(), 2);
 }
 
@@ -604,16 +620,16 @@ async fn cache_control_sets_the_lifetime() {
     server.set_cache_control("public, max-age=60");
     let verifier = server.verifier("/api/auth/convex/jwks");
     for now in [NOW, NOW + 59] {
-        verifier.verify(&token, now).await.unwrap();
+        verifier.verify(&token, UnixTime::from_secs(now)).await.unwrap();
     }
     assert_eq!(server.fetches(), 1);
-    verifier.verify(&token, NOW + 60).await.unwrap();
+    verifier.verify(&token, UnixTime::from_secs(NOW + 60)).await.unwrap();
     assert_eq!(server.fetches(), 2);
 
     server.set_cache_control("no-cache");
     let verifier = server.verifier("/api/auth/convex/jwks");
     for _ in 0..3 {
-        verifier.verify(&token, NOW + 60).await.unwrap();
+        verifier.verify(&token, UnixTime::from_secs(NOW + 60)).await.unwrap();
     }
     assert_eq!(server.fetches(), 5);
 }
@@ -623,13 +639,13 @@ async fn a_rotated_key_is_picked_up_at_once_and_unknown_kids_refetch_at_most_eve
     let server = key_a_server().await;
     let verifier = server.verifier("/api/auth/convex/jwks");
     let old = rs256("k1", Key::RsaA, &claims());
-    verifier.verify(&old, NOW).await.unwrap();
+    verifier.verify(&old, UnixTime::from_secs(NOW)).await.unwrap();
     assert_eq!(server.fetches(), 1);
 
     // rotateKeys(): every key replaced.
     server.set_keys(&[Key::RsaB.jwk("k2", Some("RS256"))]);
     let new = rs256("k2", Key::RsaB, &claims());
-    verifier.verify(&new, NOW).await.unwrap();
+    verifier.verify(&new, UnixTime::from_secs(NOW)).await.unwrap();
     assert_eq!(server.fetches(), 2);
     // The old key is gone from the refetched set.
     check_rejects(&verifier, &old, NOW, INVALID, "Could not decode token. Key not found in JWKS: no key has kid 'k1'.")
@@ -638,15 +654,15 @@ async fn a_rotated_key_is_picked_up_at_once_and_unknown_kids_refetch_at_most_eve
     // Made-up kids: one refetch per interval (counted from the rotation's refetch at NOW), never more.
     for (offset, kid) in [(0, "x1"), (1, "x2"), (4, "x3")] {
         let token = rs256(kid, Key::RsaB, &claims());
-        assert!(verifier.verify(&token, NOW + offset).await.is_err());
+        assert!(verifier.verify(&token, UnixTime::from_secs(NOW + offset)).await.is_err());
     }
     assert_eq!(server.fetches(), 2);
     for kid in ["x4", "x5"] {
-        assert!(verifier.verify(&rs256(kid, Key::RsaB, &claims()), NOW + 5).await.is_err());
+        assert!(verifier.verify(&rs256(kid, Key::RsaB, &claims()), UnixTime::from_secs(NOW + 5)).await.is_err());
     }
     assert_eq!(server.fetches(), 3);
     // Known kids never refetch.
-    verifier.verify(&new, NOW + 6).await.unwrap();
+    verifier.verify(&new, UnixTime::from_secs(NOW + 6)).await.unwrap();
     assert_eq!(server.fetches(), 3);
 }
 
@@ -656,9 +672,9 @@ async fn a_failed_fetch_is_retried_by_the_next_verification() {
     let verifier = server.verifier("/api/auth/convex/jwks");
     let token = rs256("k1", Key::RsaA, &claims());
     server.set_content_type("text/plain");
-    assert!(verifier.verify(&token, NOW).await.is_err());
+    assert!(verifier.verify(&token, UnixTime::from_secs(NOW)).await.is_err());
     server.set_content_type("application/json");
-    assert!(verifier.verify(&token, NOW).await.is_ok());
+    assert!(verifier.verify(&token, UnixTime::from_secs(NOW)).await.is_ok());
     assert_eq!(server.fetches(), 2);
 }
 
@@ -673,7 +689,7 @@ async fn data_url_jwks_is_decoded_inline() {
         Algorithm::RS256,
         Some("convex"),
     )]);
-    assert!(verifier.verify(&rs256("k1", Key::RsaA, &claims()), NOW).await.is_ok());
+    assert!(verifier.verify(&rs256("k1", Key::RsaA, &claims()), UnixTime::from_secs(NOW)).await.is_ok());
     check_rejects(
         &verifier,
         &rs256("k2", Key::RsaA, &claims()),
@@ -707,9 +723,9 @@ async fn in_process_keys_are_asked_on_every_verification() {
     let verifier =
         verifier_for(vec![custom(ISS, JwksSource::InProcess(source.clone()), Algorithm::RS256, Some("convex"))]);
     let old = rs256("k1", Key::RsaA, &claims());
-    verifier.verify(&old, NOW).await.unwrap();
+    verifier.verify(&old, UnixTime::from_secs(NOW)).await.unwrap();
     *source.keys.lock() = vec![Key::RsaB.jwk("k2", Some("RS256"))];
-    verifier.verify(&rs256("k2", Key::RsaB, &claims()), NOW).await.unwrap();
+    verifier.verify(&rs256("k2", Key::RsaB, &claims()), UnixTime::from_secs(NOW)).await.unwrap();
     check_rejects(&verifier, &old, NOW, INVALID, "Could not decode token. Key not found in JWKS: no key has kid 'k1'.")
         .await;
     assert_eq!(source.calls.load(Ordering::SeqCst), 3);
@@ -726,7 +742,7 @@ async fn oidc_tokens_verify_through_discovery_and_map_standard_claims() {
         "iss": server.base, "sub": "u1", "aud": "convex", "iat": NOW, "exp": NOW + 60,
         "given_name": "Ada", "email_verified": true, "org": {"role": "admin"}, "jti": "j"
     });
-    let identity = verifier.verify(&rs256("k1", Key::RsaA, &oidc_claims), NOW).await.unwrap();
+    let identity = verifier.verify(&rs256("k1", Key::RsaA, &oidc_claims), UnixTime::from_secs(NOW)).await.unwrap();
     assert_eq!(identity.token_identifier, format!("{}|u1", server.base));
     assert_eq!(
         identity.fields,
@@ -749,7 +765,7 @@ async fn oidc_tokens_verify_through_discovery_and_map_standard_claims() {
     check_rejects(&verifier, &no_iat, NOW, identity::code::UNAUTHENTICATED, unverified).await;
     // Without a kid the only RS256 key is used.
     let no_kid = sign(json!({"alg": "RS256"}), &oidc_claims, &Key::RsaA.encoding(), jsonwebtoken::Algorithm::RS256);
-    assert!(verifier.verify(&no_kid, NOW).await.is_ok());
+    assert!(verifier.verify(&no_kid, UnixTime::from_secs(NOW)).await.is_ok());
     assert_eq!(server.state.discovery_fetches.load(Ordering::SeqCst), 1);
 }
 
@@ -762,7 +778,7 @@ async fn oidc_discovery_must_name_the_tokens_issuer() {
         Key::RsaA,
         &json!({"iss": format!("{}/", server.base), "sub": "u1", "aud": "convex", "iat": NOW, "exp": NOW + 60}),
     );
-    let failure = verifier.verify(&token, NOW).await.unwrap_err();
+    let failure = verifier.verify(&token, UnixTime::from_secs(NOW)).await.unwrap_err();
     assert_eq!(failure.code, identity::code::AUTH_PROVIDER_DISCOVERY_FAILED);
     assert!(failure.message.contains(&format!("unexpected issuer URI `{}`", server.base)), "{failure}");
 }

@@ -3,7 +3,7 @@
 //! issuer = the site URL, applicationID `convex`, RS256), with its keys handed over in-process by the auth
 //! service; app authors may add further customJwt/OIDC issuers.
 
-use database::Clock;
+use database::{Clock, UnixTime};
 use functions::{AuthVerifier, VerifiedToken, VerifyError};
 use futures::future::BoxFuture;
 use identity::{Algorithm, JwkSet, JwksSource, KeySource, Provider, Verifier};
@@ -58,11 +58,13 @@ impl ConvexVerifier {
 impl AuthVerifier for ConvexVerifier {
     fn verify_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<VerifiedToken, VerifyError>> {
         Box::pin(async move {
-            let now_secs = self.clock.now_nanos() / 1_000_000_000;
             self.verifier
-                .verify_token(token, now_secs)
+                .verify_token(token, self.clock.now())
                 .await
-                .map(|v| VerifiedToken { identity: v.identity, expires_at: u64::try_from(v.expires_at).ok() })
+                .map(|v| VerifiedToken {
+                    identity: v.identity,
+                    expires_at: u64::try_from(v.expires_at).ok().map(UnixTime::from_secs),
+                })
                 .map_err(|failure| VerifyError { code: failure.code, message: failure.message })
         })
     }

@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use auth::rate_limit::{Decision, MemoryStore, RateLimitStore, StoreError};
+use database::UnixTime;
 use parking_lot::Mutex;
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
@@ -144,7 +145,8 @@ fn redacted(url: &str) -> String {
 
 #[async_trait]
 impl RateLimitStore for RedisRateLimitStore {
-    async fn hit(&self, key: &str, window_ms: u64, max: u32, now_ms: u64) -> Result<Decision, StoreError> {
+    async fn hit(&self, key: &str, window_ms: u64, max: u32, now: UnixTime) -> Result<Decision, StoreError> {
+        let now_ms = now.as_millis();
         match self.shared_hit(key, window_ms, max, now_ms).await {
             Ok(decision) => Ok(decision),
             Err(error) => {
@@ -194,20 +196,33 @@ mod tests {
         let now = 1_700_000_000_000u64;
         for i in 0..3 {
             let on = if i % 2 == 0 { &a } else { &b };
-            assert!(on.hit("1.2.3.4/sign-in/email", 10_000, 3, now + i).await.unwrap().allowed, "hit {i}");
+            assert!(
+                on.hit("1.2.3.4/sign-in/email", 10_000, 3, UnixTime::from_millis(now + i)).await.unwrap().allowed,
+                "hit {i}"
+            );
         }
-        let refused = b.hit("1.2.3.4/sign-in/email", 10_000, 3, now + 4_000).await.unwrap();
+        let refused = b.hit("1.2.3.4/sign-in/email", 10_000, 3, UnixTime::from_millis(now + 4_000)).await.unwrap();
         assert!(!refused.allowed, "the fourth hit in the window is refused on the other node");
         assert_eq!(refused.retry_after_secs, 7, "retry after the rest of the window (rounded up)");
-        assert!(a.hit("5.6.7.8/sign-in/email", 10_000, 3, now + 4_000).await.unwrap().allowed, "other keys are apart");
-        assert!(a.hit("1.2.3.4/sign-in/email", 10_000, 3, now + 10_003).await.unwrap().allowed, "a new window");
+        assert!(
+            a.hit("5.6.7.8/sign-in/email", 10_000, 3, UnixTime::from_millis(now + 4_000)).await.unwrap().allowed,
+            "other keys are apart"
+        );
+        assert!(
+            a.hit("1.2.3.4/sign-in/email", 10_000, 3, UnixTime::from_millis(now + 10_003)).await.unwrap().allowed,
+            "a new window"
+        );
         // Same answers as the in-memory store's rule.
         let memory = MemoryStore::default();
         let prefix2 = unique_prefix();
         let c = shared_store(&prefix2).await;
         for (i, dt) in [0u64, 100, 200, 300, 9_999, 10_000, 10_001, 10_002, 10_003, 25_000].iter().enumerate() {
             let expected = memory.hit_now("k", 10_000, 3, now + dt);
-            assert_eq!(c.hit("k", 10_000, 3, now + dt).await.unwrap(), expected, "step {i} at +{dt} ms");
+            assert_eq!(
+                c.hit("k", 10_000, 3, UnixTime::from_millis(now + dt)).await.unwrap(),
+                expected,
+                "step {i} at +{dt} ms"
+            );
         }
     }
 
@@ -220,9 +235,13 @@ mod tests {
             RedisRateLimitStore::with_prefix(&format!("redis://127.0.0.1:{port}"), &unique_prefix()).await.unwrap();
         let now = 1_700_000_000_000u64;
         for i in 0..3 {
-            assert!(store.hit("k", 10_000, 3, now + i).await.unwrap().allowed, "hit {i} allowed locally");
+            assert!(
+                store.hit("k", 10_000, 3, UnixTime::from_millis(now + i)).await.unwrap().allowed,
+                "hit {i} allowed locally"
+            );
         }
-        let refused = store.hit("k", 10_000, 3, now + 10).await.expect("a Redis outage is never an error");
+        let refused =
+            store.hit("k", 10_000, 3, UnixTime::from_millis(now + 10)).await.expect("a Redis outage is never an error");
         assert!(!refused.allowed, "the local limit holds");
     }
 }

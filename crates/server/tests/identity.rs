@@ -41,7 +41,7 @@ fn sign_with_test_key(kid: &str, claims: &Value) -> String {
 }
 
 fn now_secs() -> u64 {
-    database::SystemClock.now_nanos() / 1_000_000_000
+    database::SystemClock.now().as_secs()
 }
 
 fn b64url_json(part: &str) -> Value {

@@ -3,7 +3,7 @@
 
 use crate::mutation_log::{MutationLog, StoredMutation};
 use crate::query_cache::{query_key, Evaluated, QueryKey};
-use database::{Clock, ReadSet, Timestamp};
+use database::{Clock, ReadSet, Timestamp, UnixTime};
 use functions::{AuthVerifier, Caller, FunctionKind, Outcome, Runtime, UserIdentity};
 use protocol::sync::{
     chunk_transition, ClientMessage, QuerySetModification, ServerMessage, StateModification, StateVersion, TokenType,
@@ -78,7 +78,7 @@ pub struct Worker {
     identity: Option<Arc<UserIdentity>>,
     /// The identity as JSON text (part of the shared-evaluation key; empty when anonymous).
     identity_json: String,
-    identity_expires_at: Option<u64>,
+    identity_expires_at: Option<UnixTime>,
     identity_changed: bool,
     /// The last frame was an `Authenticate None` that signed an identity out (see [`Worker::signed_out_last`]).
     signed_out_last: bool,
@@ -132,8 +132,8 @@ impl Worker {
         self.closed
     }
 
-    fn now_ms(&self) -> i64 {
-        (self.services.clock.now_nanos() / 1_000_000) as i64
+    fn now(&self) -> UnixTime {
+        self.services.clock.now()
     }
 
     fn caller(&self) -> Caller {
@@ -149,8 +149,8 @@ impl Worker {
     /// The identity expired while connected: Convex answers AuthError (not attempted) and closes.
     fn expired(&mut self) -> Option<Vec<Step>> {
         let exp = self.identity_expires_at?;
-        let now = self.services.clock.now_nanos() / 1_000_000_000;
-        if now <= exp {
+        // Whole seconds, as JWT `exp` is: valid through the second it names.
+        if self.now().as_secs() <= exp.as_secs() {
             return None;
         }
         self.closed = true;
@@ -174,7 +174,7 @@ impl Worker {
             ClientMessage::Connect { session_id, client_ts, max_observed_timestamp, .. } => {
                 self.session_id = Some(session_id);
                 if let Some(ts) = client_ts.filter(|t| *t > 0) {
-                    self.clock_skew = ts - self.now_ms();
+                    self.clock_skew = ts - self.now().as_millis() as i64;
                 }
                 if let Some(seen) = max_observed_timestamp.as_deref().and_then(Ts::decode) {
                     let latest = self.services.runtime.database().latest_ts();
@@ -490,7 +490,7 @@ impl Worker {
             end_version: end,
             modifications,
             client_clock_skew: Some(self.clock_skew),
-            server_ts: Some(self.services.clock.now_nanos()),
+            server_ts: Some(self.now().as_nanos()),
         };
         // Only a Transition that might be too large is serialised here to measure it; the socket serialises the rest.
         if self.client == ClientKind::NpmWithChunks && transition.encoded_len_bound() > MAX_TRANSITION_BYTES {

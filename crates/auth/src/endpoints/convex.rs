@@ -17,8 +17,8 @@ fn jwt_config<'a>(call: &'a Call<'_>) -> Result<&'a jwt::JwtConfig, AuthError> {
 /// Mints a token for a session.
 pub(crate) async fn mint_for(call: &Call<'_>, user: &User, session: &Session) -> Result<String, AuthError> {
     let cfg = jwt_config(call)?;
-    let keys = call.svc.keys.keys(call.svc, call.now_ms).await?;
-    jwt::mint(&keys, cfg, user, session, (call.now_ms / 1000.0) as u64)
+    let keys = call.svc.keys.keys(call.svc, call.now).await?;
+    jwt::mint(&keys, cfg, user, session, (call.now.as_date_millis() / 1000.0) as u64)
 }
 
 fn jwt_cookie(svc: &Inner, token: &str, max_age: u64) -> SetCookie {
@@ -29,14 +29,14 @@ fn jwt_cookie(svc: &Inner, token: &str, max_age: u64) -> SetCookie {
 /// swallowed, as the plugin's after-hook does).
 pub(crate) async fn session_jwt_cookie(call: &Call<'_>, user: &User, session: &Session) -> Option<SetCookie> {
     let cfg = call.svc.config.jwt.as_ref()?;
-    let keys = match call.svc.keys.keys(call.svc, call.now_ms).await {
+    let keys = match call.svc.keys.keys(call.svc, call.now).await {
         Ok(keys) => keys,
         Err(e) => {
             tracing::warn!(error = %e, "could not load the convex JWT keys");
             return None;
         }
     };
-    let now_secs = (call.now_ms / 1000.0) as u64;
+    let now_secs = (call.now.as_date_millis() / 1000.0) as u64;
     if let Some((token, remaining)) = call.svc.minted.get(&keys, user, session, now_secs) {
         return Some(jwt_cookie(call.svc, &token, remaining));
     }
@@ -70,7 +70,7 @@ pub(crate) async fn token(call: &Call<'_>) -> Result<Reply, AuthError> {
 /// `GET /convex/jwks`: the public keys (creating the first pair on demand), no cache headers.
 pub(crate) async fn jwks(call: &Call<'_>) -> Result<Reply, AuthError> {
     jwt_config(call)?;
-    let keys = call.svc.keys.keys(call.svc, call.now_ms).await?;
+    let keys = call.svc.keys.keys(call.svc, call.now).await?;
     Ok(Reply::json(jwt::jwks_document(&keys)))
 }
 

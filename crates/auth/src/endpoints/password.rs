@@ -47,7 +47,7 @@ pub(crate) async fn change_password(call: &Call<'_>) -> Result<Reply, AuthError>
         }
         let mut update = Object::new();
         update.insert("password".into(), Value::String(hash.clone()));
-        update.insert("updatedAt".into(), Value::Float64(call.now_ms));
+        update.insert("updatedAt".into(), Value::Float64(call.now.as_date_millis()));
         adapter::update_one(txn, Model::Account, &[Where::id(account.id.as_str())], update)
             .await
             .map_err(adapter_error)?;
@@ -76,7 +76,7 @@ pub(crate) async fn request_password_reset(call: &Call<'_>) -> Result<Reply, Aut
     check_callback(call, redirect_to.as_deref(), CallbackKind::Redirect)?;
     let token = crypto::reset_token(svc.entropy.as_ref());
     let expires_in = svc.config.email_and_password.reset_password_token_expires_in;
-    let now = call.now_ms;
+    let now = call.now.as_date_millis();
     let user = transact!(svc, txn, {
         let Some(user) =
             adapter::find_one_row::<User>(txn, &[Where::eq("email", email.as_str())]).await.map_err(adapter_error)?
@@ -126,7 +126,7 @@ pub(crate) async fn reset_password_link(call: &Call<'_>, token: &str) -> Result<
         let row = adapter::find_one_row::<Verification>(txn, &[Where::eq("identifier", identifier.as_str())])
             .await
             .map_err(adapter_error)?;
-        Ok(row.is_some_and(|r| r.expires_at > call.now_ms))
+        Ok(row.is_some_and(|r| r.expires_at > call.now.as_date_millis()))
     })?;
     let target = absolute(call, &callback);
     let sep = if target.contains('?') { '&' } else { '?' };
@@ -150,7 +150,7 @@ pub(crate) async fn reset_password(call: &Call<'_>) -> Result<Reply, AuthError> 
         .ok_or_else(codes::INVALID_TOKEN)?;
     check_password_length(call, &new_password)?;
     let identifier = format!("{RESET_PREFIX}{token}");
-    let now = call.now_ms;
+    let now = call.now.as_date_millis();
     // Hash only for a live token, as Better Auth does: made-up tokens must not buy scrypt runs. The transaction below
     // checks again, since the token may be spent while we hash.
     let live = read!(svc, txn, {

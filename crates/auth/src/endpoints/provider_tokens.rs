@@ -76,9 +76,9 @@ async fn refresh_account(
     account: &Account,
     refresh_token: &str,
 ) -> Result<Tokens, String> {
-    let endpoints = call.svc.providers.endpoints(provider, call.now_ms).await?;
-    let tokens = call.svc.providers.refresh(provider, &endpoints, refresh_token, call.now_ms).await?;
-    let now = call.now_ms;
+    let endpoints = call.svc.providers.endpoints(provider, call.now.as_date_millis()).await?;
+    let tokens = call.svc.providers.refresh(provider, &endpoints, refresh_token, call.now.as_date_millis()).await?;
+    let now = call.now.as_date_millis();
     let mut update = Object::new();
     if let Some(access) = &tokens.access_token {
         update.insert("accessToken".into(), Value::String(stored_token(call, access)));
@@ -111,7 +111,7 @@ async fn refresh_account(
 
 /// The account's access token, refreshed first when it expires within five seconds and can be refreshed.
 async fn valid_tokens(call: &Call<'_>, provider: &ProviderConfig, account: &Account) -> Result<Tokens, String> {
-    let expiring = account.access_token_expires_at.is_some_and(|at| at - call.now_ms < REFRESH_MARGIN_MS);
+    let expiring = account.access_token_expires_at.is_some_and(|at| at - call.now.as_date_millis() < REFRESH_MARGIN_MS);
     if let (true, Some(refresh)) = (expiring, &account.refresh_token) {
         let mut tokens = refresh_account(call, provider, account, &clear_token(call, refresh)).await?;
         if tokens.id_token.is_none() {
@@ -217,7 +217,7 @@ pub(crate) async fn account_info(call: &Call<'_>) -> Result<Reply, AuthError> {
     if tokens.access_token.as_deref().is_none_or(str::is_empty) {
         return Err(bad_request(ErrorCode::ACCESS_TOKEN_NOT_FOUND, "Access token not found"));
     }
-    let endpoints = call.svc.providers.endpoints(provider, call.now_ms).await.map_err(|e| {
+    let endpoints = call.svc.providers.endpoints(provider, call.now.as_date_millis()).await.map_err(|e| {
         tracing::warn!(provider = %provider.id, error = %e, "provider endpoints unavailable");
         AuthError::from_code(ErrorCode::FAILED_TO_GET_USER_INFO)
     })?;

@@ -66,7 +66,7 @@ async fn user_sessions(txn: &mut database::Transaction, user_id: &str, now_ms: f
 pub(crate) async fn list_sessions(call: &Call<'_>) -> Result<Reply, AuthError> {
     let sessions = transact!(call.svc, txn, {
         let active = session::require(call, txn).await?;
-        user_sessions(txn, &active.user.id, call.now_ms).await
+        user_sessions(txn, &active.user.id, call.now.as_date_millis()).await
     })?;
     Ok(Reply::json(serde_json::to_value(sessions.iter().map(Session::to_json).collect::<Vec<_>>()).unwrap_or_default()))
 }

@@ -41,7 +41,7 @@ pub(crate) async fn sign_up_email(call: &Call<'_>) -> Result<Reply, AuthError> {
     // Hash first, whatever happens next: an existing e-mail costs the same time as a new one.
     let hash = svc.hasher.hash(&password).await.ok_or_else(codes::FAILED_TO_CREATE_USER)?;
     let sign_in = cfg.auto_sign_in && !cfg.require_email_verification;
-    let now = call.now_ms;
+    let now = call.now.as_date_millis();
 
     let outcome = transact!(svc, txn, {
         if adapter::find_one(txn, Model::User, &[Where::eq("email", email.as_str())])

@@ -202,7 +202,7 @@ async fn start_redirect(
     flow: Flow,
 ) -> Result<Reply, AuthError> {
     let svc = call.svc;
-    let endpoints = svc.providers.endpoints(provider, call.now_ms).await.map_err(|e| {
+    let endpoints = svc.providers.endpoints(provider, call.now.as_date_millis()).await.map_err(|e| {
         tracing::error!(provider = %provider.id, error = %e, "provider endpoints unavailable");
         AuthError::from_code(ErrorCode::INVALID_OAUTH_CONFIGURATION)
     })?;
@@ -210,7 +210,7 @@ async fn start_redirect(
     let state = crypto::oauth_state(entropy);
     let verifier = crypto::pkce_verifier(entropy);
     let nonce = provider.is_oidc().then(|| crypto::oauth_state(entropy));
-    let now = call.now_ms;
+    let now = call.now.as_date_millis();
     let mut data = request.additional_data.clone().unwrap_or_default();
     // The client's additionalData never sets what the server decides: a `link` (which user the provider account
     // joins), the redirect targets (validated above only when they come as parameters), the PKCE verifier, …
@@ -271,7 +271,7 @@ async fn start_redirect(
 async fn sweep_expired_rows(call: &Call<'_>) {
     let db = &call.svc.db;
     let Ok(mut txn) = db.begin(false).await else { return };
-    let expired = [Where::new("expiresAt", adapter::Operator::Lt, call.now_ms)];
+    let expired = [Where::new("expiresAt", adapter::Operator::Lt, call.now.as_date_millis())];
     let options = adapter::FindOptions::limit(SWEEP_BATCH).sort_by("expiresAt", database::Order::Asc);
     let rows = match adapter::find_many_rows::<Verification>(&mut txn, &expired, options).await {
         Ok(rows) if !rows.is_empty() => rows,
@@ -336,7 +336,7 @@ pub(crate) async fn link_social(call: &Call<'_>) -> Result<Reply, AuthError> {
     };
     let linking = &call.svc.config.account.account_linking;
     let svc = call.svc;
-    let now = call.now_ms;
+    let now = call.now.as_date_millis();
     let outcome = transact!(svc, txn, {
         let accounts = user_accounts(txn, &active.user.id).await?;
         if accounts.iter().any(|a| a.provider_id == provider.id && a.account_id == profile.id) {
@@ -412,7 +412,14 @@ async fn verify_id_token_body(
     let max_age = (provider.kind == ProviderKind::Google).then_some(ID_TOKEN_MAX_AGE_SECS);
     call.svc
         .providers
-        .id_token_profile(provider, &endpoints, &id_token.token, id_token.nonce.as_deref(), max_age, call.now_ms)
+        .id_token_profile(
+            provider,
+            &endpoints,
+            &id_token.token,
+            id_token.nonce.as_deref(),
+            max_age,
+            call.now.as_date_millis(),
+        )
         .await
         .map_err(|e| {
             tracing::info!(provider = %provider.id, error = %e, "rejected an ID token");
@@ -421,7 +428,7 @@ async fn verify_id_token_body(
 }
 
 async fn endpoints_or_error(call: &Call<'_>, provider: &ProviderConfig) -> Result<Endpoints, String> {
-    call.svc.providers.endpoints(provider, call.now_ms).await.inspect_err(|e| {
+    call.svc.providers.endpoints(provider, call.now.as_date_millis()).await.inspect_err(|e| {
         tracing::error!(provider = %provider.id, error = %e, "provider endpoints unavailable");
     })
 }
@@ -513,7 +520,7 @@ pub(crate) async fn callback(call: &Call<'_>, provider_id: &str, flow: Flow) -> 
     let Some(data) = StateData::parse(&row.value) else {
         return Ok(restart().with_cookies([clear_state]));
     };
-    if data.expires_at < call.now_ms || row.expires_at < call.now_ms {
+    if data.expires_at < call.now.as_date_millis() || row.expires_at < call.now.as_date_millis() {
         return Ok(restart().with_cookies([clear_state]));
     }
     let error_url = data.error_url.clone().unwrap_or(default_error_url);
@@ -544,7 +551,14 @@ pub(crate) async fn callback(call: &Call<'_>, provider_id: &str, flow: Flow) -> 
     let verifier = provider.pkce.then_some(data.code_verifier.as_str());
     let tokens = match svc
         .providers
-        .exchange_code(provider, &endpoints, &code, verifier, &redirect_uri(call, provider, flow), call.now_ms)
+        .exchange_code(
+            provider,
+            &endpoints,
+            &code,
+            verifier,
+            &redirect_uri(call, provider, flow),
+            call.now.as_date_millis(),
+        )
         .await
     {
         Ok(tokens) => tokens,
@@ -553,7 +567,11 @@ pub(crate) async fn callback(call: &Call<'_>, provider_id: &str, flow: Flow) -> 
             return Ok(fail("invalid_code", None));
         }
     };
-    let profile = match svc.providers.profile(provider, &endpoints, &tokens, data.nonce.as_deref(), call.now_ms).await {
+    let profile = match svc
+        .providers
+        .profile(provider, &endpoints, &tokens, data.nonce.as_deref(), call.now.as_date_millis())
+        .await
+    {
         Ok(profile) => profile,
         Err(e) => {
             tracing::warn!(provider = %provider.id, error = %e, "could not read the provider profile");
@@ -748,7 +766,7 @@ async fn resolve_user(
 ) -> Result<Result<SignedIn, &'static str>, AuthError> {
     let svc = call.svc;
     let email = email.to_lowercase();
-    let now = call.now_ms;
+    let now = call.now.as_date_millis();
     let account_cfg = &svc.config.account;
     let name = profile.name.clone().unwrap_or_else(|| email.clone());
     transact!(svc, txn, {
@@ -855,7 +873,7 @@ async fn link_account(
     if !same_email && !linking.allow_different_emails {
         return Ok(Err("email_doesn't_match"));
     }
-    let now = call.now_ms;
+    let now = call.now.as_date_millis();
     transact!(svc, txn, {
         match find_account(txn, &provider.id, &profile.id).await? {
             Some(existing) if existing.user_id != link.user_id => Ok(Err("account_already_linked_to_different_user")),

@@ -46,7 +46,7 @@ pub(crate) async fn update_user(call: &Call<'_>) -> Result<Reply, AuthError> {
     if update.is_empty() {
         return Err(codes::NO_FIELDS_TO_UPDATE());
     }
-    update.insert("updatedAt".into(), Value::Float64(call.now_ms));
+    update.insert("updatedAt".into(), Value::Float64(call.now.as_date_millis()));
     let active = transact!(svc, txn, {
         let active = session::require(call, txn).await?;
         adapter::update_one(txn, Model::User, &[Where::id(active.user.id.as_str())], update.clone())
@@ -91,7 +91,7 @@ pub(crate) async fn change_email(call: &Call<'_>) -> Result<Reply, AuthError> {
             let active = session::require(call, txn).await?;
             let mut update = Object::new();
             update.insert("email".into(), Value::String(new_email.clone()));
-            update.insert("updatedAt".into(), Value::Float64(call.now_ms));
+            update.insert("updatedAt".into(), Value::Float64(call.now.as_date_millis()));
             adapter::update_one(txn, Model::User, &[Where::id(active.user.id.as_str())], update).await.map_err(
                 |e| match e {
                     adapter::AdapterError::Unique { .. } => codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL(),
@@ -168,13 +168,13 @@ pub(crate) async fn delete_user(call: &Call<'_>) -> Result<Reply, AuthError> {
     } else {
         // Without a password the session must be fresh.
         let fresh_age = svc.config.session.fresh_age;
-        if fresh_age > 0 && call.now_ms - active.session.created_at >= (fresh_age * 1000) as f64 {
+        if fresh_age > 0 && call.now.as_date_millis() - active.session.created_at >= (fresh_age * 1000) as f64 {
             return Err(codes::SESSION_EXPIRED());
         }
     }
     if cfg.send_delete_account_verification {
         let token = crypto::delete_account_token(svc.entropy.as_ref());
-        let now = call.now_ms;
+        let now = call.now.as_date_millis();
         transact!(svc, txn, {
             let mut row = Object::new();
             row.insert("identifier".into(), Value::String(format!("{DELETE_PREFIX}{token}")));
@@ -208,7 +208,7 @@ async fn delete_with_token(call: &Call<'_>, token: &str, callback: Option<&str>)
         let row = adapter::consume_one_row::<Verification>(txn, &[Where::eq("identifier", identifier.as_str())])
             .await
             .map_err(adapter_error)?;
-        let Some(row) = row.filter(|r| r.expires_at > call.now_ms && r.value == active.user.id) else {
+        let Some(row) = row.filter(|r| r.expires_at > call.now.as_date_millis() && r.value == active.user.id) else {
             return Err(codes::INVALID_TOKEN());
         };
         delete_everything(txn, &row.value).await

@@ -24,7 +24,7 @@ pub(crate) async fn send_verification_mail(
     encode_callback: bool,
 ) {
     let svc = call.svc;
-    let now_secs = (call.now_ms / 1000.0) as u64;
+    let now_secs = (call.now.as_date_millis() / 1000.0) as u64;
     let (update_to, request_type) = match change {
         Some((to, kind)) => (Some(to.to_string()), Some(kind.to_string())),
         None => (None, None),
@@ -121,7 +121,7 @@ pub(crate) async fn verify_email(call: &Call<'_>) -> Result<Reply, AuthError> {
     check_callback(call, callback.as_deref(), CallbackKind::Callback)?;
     let callback = callback.as_deref();
     let token = call.query_param("token").unwrap_or_default();
-    let now_secs = (call.now_ms / 1000.0) as u64;
+    let now_secs = (call.now.as_date_millis() / 1000.0) as u64;
     let claims = match crypto::verify_email_verification_jwt(token, &svc.config.secret, now_secs) {
         Ok(c) => c,
         Err(JwtError::Expired) => return token_failure(callback, "token_expired"),
@@ -166,7 +166,7 @@ pub(crate) async fn verify_email(call: &Call<'_>) -> Result<Reply, AuthError> {
             let mut update = Object::new();
             update.insert("email".into(), Value::String(new_email.clone()));
             update.insert("emailVerified".into(), Value::Boolean(true));
-            update.insert("updatedAt".into(), Value::Float64(call.now_ms));
+            update.insert("updatedAt".into(), Value::Float64(call.now.as_date_millis()));
             let updated = adapter::update_one_row::<User>(txn, &[Where::id(user.id.as_str())], update)
                 .await
                 .map_err(|e| match e {
@@ -201,7 +201,7 @@ pub(crate) async fn verify_email(call: &Call<'_>) -> Result<Reply, AuthError> {
         }
         let mut update = Object::new();
         update.insert("emailVerified".into(), Value::Boolean(true));
-        update.insert("updatedAt".into(), Value::Float64(call.now_ms));
+        update.insert("updatedAt".into(), Value::Float64(call.now.as_date_millis()));
         adapter::update_one(txn, Model::User, &[Where::id(user.id.as_str())], update).await.map_err(adapter_error)?;
         if !auto_sign_in {
             return Ok(Ok(None));

@@ -29,6 +29,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+use protocol::UnixTime;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -237,8 +238,8 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one request to `path` (the path after the base path) from `client_ip` at `now_ms`.
-    pub async fn check(&self, path: &str, client_ip: Option<IpAddr>, now_ms: u64) -> Result<(), RateLimited> {
+    /// Counts one request to `path` (the path after the base path) from `client_ip` at `now`.
+    pub async fn check(&self, path: &str, client_ip: Option<IpAddr>, now: UnixTime) -> Result<(), RateLimited> {
         if !self.config.enabled {
             return Ok(());
         }
@@ -262,7 +263,7 @@ impl RateLimiter {
         };
         let key = format!("{prefix}{path}");
         let window_ms = window_secs.saturating_mul(1000);
-        match self.store.hit(&key, window_ms, max, now_ms).await {
+        match self.store.hit(&key, window_ms, max, now).await {
             Ok(decision) if decision.allowed => Ok(()),
             Ok(decision) => Err(RateLimited { retry_after_secs: decision.retry_after_secs }),
             Err(error) => {

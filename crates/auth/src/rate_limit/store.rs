@@ -6,6 +6,7 @@ use std::hash::BuildHasher;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
+use protocol::UnixTime;
 
 /// The verdict on one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,8 @@ pub enum StoreError {
 /// hit on the same key in between), so that concurrent requests cannot all pass a stale read.
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
-    async fn hit(&self, key: &str, window_ms: u64, max: u32, now_ms: u64) -> Result<Decision, StoreError>;
+    /// Counts one request to `key` at `now` (Better Auth counts in whole milliseconds: [`UnixTime::as_millis`]).
+    async fn hit(&self, key: &str, window_ms: u64, max: u32, now: UnixTime) -> Result<Decision, StoreError>;
 }
 
 /// Better Auth's per-key record.
@@ -198,7 +200,8 @@ impl Shard {
 
 #[async_trait]
 impl RateLimitStore for MemoryStore {
-    async fn hit(&self, key: &str, window_ms: u64, max: u32, now_ms: u64) -> Result<Decision, StoreError> {
+    async fn hit(&self, key: &str, window_ms: u64, max: u32, now: UnixTime) -> Result<Decision, StoreError> {
+        let now_ms = now.as_millis();
         Ok(self.hit_now(key, window_ms, max, now_ms))
     }
 }

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use protocol::UnixTime;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ fn limiter(config: RateLimitConfig) -> (RateLimiter, Arc<MemoryStore>) {
 async fn burst(limiter: &RateLimiter, path: &str, client: Option<IpAddr>, now_ms: u64, n: usize) -> usize {
     let mut allowed = 0;
     for _ in 0..n {
-        if limiter.check(path, client, now_ms).await.is_ok() {
+        if limiter.check(path, client, UnixTime::from_millis(now_ms)).await.is_ok() {
             allowed += 1;
         }
     }
@@ -102,7 +103,7 @@ async fn sign_in_gets_3_per_10s_and_everything_else_100() {
     let (limiter, _) = limiter(RateLimitConfig::default());
     let client = Some(ip("198.51.100.9"));
     assert_eq!(burst(&limiter, "/sign-in/email", client, T0, 10).await, 3);
-    let err = limiter.check("/sign-in/email", client, T0 + 1).await;
+    let err = limiter.check("/sign-in/email", client, UnixTime::from_millis(T0 + 1)).await;
     assert_eq!(err, Err(RateLimited { retry_after_secs: 10 }));
     assert_eq!(burst(&limiter, "/ok", client, T0, 150).await, 100);
     assert_eq!(burst(&limiter, "/get-session", client, T0, 150).await, 100);
@@ -301,7 +302,11 @@ async fn concurrent_hits_never_exceed_max() {
                 let mut allowed = 0u32;
                 for i in 0..20u64 {
                     if limiter
-                        .check("/ok", Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7))), T0 + (t + i) % 5)
+                        .check(
+                            "/ok",
+                            Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7))),
+                            UnixTime::from_millis(T0 + (t + i) % 5),
+                        )
                         .await
                         .is_ok()
                     {
@@ -324,7 +329,7 @@ struct FailingStore;
 
 #[async_trait::async_trait]
 impl RateLimitStore for FailingStore {
-    async fn hit(&self, _: &str, _: u64, _: u32, _: u64) -> Result<Decision, StoreError> {
+    async fn hit(&self, _: &str, _: u64, _: u32, _: UnixTime) -> Result<Decision, StoreError> {
         Err(StoreError::Unavailable("connection refused".into()))
     }
 }
@@ -333,10 +338,13 @@ impl RateLimitStore for FailingStore {
 async fn store_failures_follow_the_configured_policy() {
     let client = Some(ip("198.51.100.9"));
     let allow = RateLimiter::new(RateLimitConfig::default(), Arc::new(FailingStore));
-    assert_eq!(allow.check("/sign-in/email", client, T0).await, Ok(()));
+    assert_eq!(allow.check("/sign-in/email", client, UnixTime::from_millis(T0)).await, Ok(()));
     let config = RateLimitConfig { on_store_error: OnStoreError::Reject, ..RateLimitConfig::default() };
     let reject = RateLimiter::new(config, Arc::new(FailingStore));
-    assert_eq!(reject.check("/sign-in/email", client, T0).await, Err(RateLimited { retry_after_secs: 10 }));
+    assert_eq!(
+        reject.check("/sign-in/email", client, UnixTime::from_millis(T0)).await,
+        Err(RateLimited { retry_after_secs: 10 })
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ impl Env {
     }
 
     pub fn clock_nanos(&self) -> u64 {
-        database::Clock::now_nanos(&self.clock)
+        database::Clock::now(&self.clock).as_nanos()
     }
 
     pub fn advance_secs(&self, secs: u64) {

@@ -182,7 +182,7 @@ impl AuthVerifier for TestVerifier {
         &'a self,
         token: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<VerifiedToken, VerifyError>> + Send + 'a>> {
-        let expires_at = *self.expires_at.lock();
+        let expires_at = self.expires_at.lock().map(database::UnixTime::from_secs);
         Box::pin(async move {
             match token {
                 "JWT_OK" => Ok(VerifiedToken { identity: identity("u1"), expires_at }),
