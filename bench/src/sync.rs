@@ -25,6 +25,8 @@
 
 use clap::{Parser, ValueEnum};
 use futures::{SinkExt, StreamExt};
+use protocol::http_api::FunctionRequest;
+use protocol::sync::{ClientMessage, QuerySetModification, Ts};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader as StdBufReader};
@@ -346,7 +348,9 @@ impl CpuMeter {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The wire: just enough of the protocol to parse what the server sends
+// The wire: a borrowed, zero-copy view of `protocol::sync::ServerMessage` with just the fields the load generator
+// reads (parsing every frame into the owned types would make the client, which shares the two cores with the
+// server, the bottleneck). What the bench sends is built from the protocol types.
 
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
@@ -390,32 +394,9 @@ struct Doc<'a> {
     body: Option<Cow<'a, str>>,
 }
 
-/// A protocol timestamp: standard base64 of 8 little-endian bytes (nanoseconds since the epoch).
+/// A protocol timestamp (nanoseconds since the epoch), decoded as the server encodes it.
 fn decode_ts(text: &str) -> Option<u64> {
-    fn sextet(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let chars = text.trim_end_matches('=').as_bytes();
-    if chars.len() != 11 {
-        return None;
-    }
-    let mut bytes = Vec::with_capacity(9);
-    for group in chars.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in group.iter().enumerate() {
-            acc |= sextet(*c)? << (18 - 6 * i);
-        }
-        let len = group.len() * 6 / 8;
-        bytes.extend_from_slice(&acc.to_be_bytes()[1..1 + len]);
-    }
-    Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
+    Ts::decode(text).map(|ts| ts.0)
 }
 
 fn wall_ns() -> u64 {
@@ -434,11 +415,17 @@ fn session_id() -> String {
 }
 
 fn connect_message() -> String {
-    serde_json::json!({
-        "type": "Connect", "sessionId": session_id(), "connectionCount": 0,
-        "lastCloseReason": "InitialConnect", "clientTs": 0,
+    encode(&ClientMessage::Connect {
+        session_id: session_id(),
+        connection_count: 0,
+        last_close_reason: Some("InitialConnect".into()),
+        max_observed_timestamp: None,
+        client_ts: Some(0),
     })
-    .to_string()
+}
+
+fn encode(message: &impl serde::Serialize) -> String {
+    serde_json::to_string(message).unwrap_or_default()
 }
 
 /// The body of mutation `k`; subscribers read `k` back out of the list.
@@ -488,8 +475,18 @@ struct SubscriberStats {
 async fn subscribe(addr: SocketAddr) -> BenchResult<(Ws, StateVersion, Option<usize>)> {
     let mut ws = open_socket(addr).await?;
     send_text(&mut ws, connect_message()).await?;
-    let modify = r#"{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Add","queryId":0,"udfPath":"messages:list","args":[{}]}]}"#;
-    send_text(&mut ws, modify.to_string()).await?;
+    let modify = encode(&ClientMessage::ModifyQuerySet {
+        base_version: 0,
+        new_version: 1,
+        modifications: vec![QuerySetModification::Add {
+            query_id: 0,
+            udf_path: "messages:list".into(),
+            args: vec![serde_json::json!({})],
+            journal: None,
+            component_path: None,
+        }],
+    });
+    send_text(&mut ws, modify).await?;
     loop {
         let frame = ws.next().await.ok_or("socket closed before the first Transition")?;
         let Message::Text(text) = frame.map_err(|e| format!("read: {e}"))? else { continue };
@@ -682,9 +679,7 @@ impl Writer {
         let args = serde_json::json!({"author": "bench", "body": body});
         match self {
             Writer::Http { conn, host } => {
-                let payload =
-                    serde_json::json!({"path": "messages:send", "format": "convex_encoded_json", "args": [args]})
-                        .to_string();
+                let payload = encode(&FunctionRequest::encoded("messages:send", args));
                 let request = format!(
                     "POST /api/mutation HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
                      Content-Length: {}\r\n\r\n{payload}",
@@ -703,10 +698,13 @@ impl Writer {
             Writer::Ws { ws, next_request } => {
                 let id = *next_request;
                 *next_request += 1;
-                let message = serde_json::json!({
-                    "type": "Mutation", "requestId": id, "udfPath": "messages:send", "args": [args],
-                });
-                send_text(ws, message.to_string()).await?;
+                let message = ClientMessage::Mutation {
+                    request_id: id,
+                    udf_path: "messages:send".into(),
+                    args: vec![args],
+                    component_path: None,
+                };
+                send_text(ws, encode(&message)).await?;
                 let mut answered: Option<(Duration, u64)> = None;
                 loop {
                     let frame = ws.next().await.ok_or("writer socket closed")?;
