@@ -80,3 +80,34 @@ fn recorded_chunks_reassemble_into_a_transition() {
     assert!(matches!(transition, ServerMessage::Transition(_)));
     assert_eq!(print(&transition), text);
 }
+
+/// Every error body Better Auth 1.4.9 answered in the recorded transcripts (extracted from
+/// shared/spec/vectors/better-auth-1.4.9-transcripts.json) is an `ErrorBody` that prints back byte for byte, and
+/// names exactly one entry of the code list with that status — with the recorded message as its default, except
+/// where Better Auth words the message per request.
+#[test]
+fn better_auth_error_bodies_are_entries_of_the_code_list() {
+    use protocol::{ErrorBody, ErrorCode};
+    #[derive(serde::Deserialize)]
+    struct Recorded {
+        name: String,
+        status: u16,
+        body: Json,
+    }
+    let recorded: Vec<Recorded> = parse(include_str!("fixtures/better-auth-1.4.9-error-bodies.json"));
+    assert!(recorded.len() >= 30);
+    for r in recorded {
+        let body: ErrorBody = parse(&r.body.to_string());
+        assert_eq!(serde_json::to_value(&body).ok(), Some(r.body.clone()), "{}", r.name);
+        let entries: Vec<ErrorCode> =
+            ErrorCode::ALL.iter().copied().filter(|c| c.wire() == body.code && c.status() == r.status).collect();
+        assert_eq!(entries.len(), 1, "{}: {} {} is not exactly one entry", r.name, r.status, body.code);
+        let per_request = matches!(
+            entries[0],
+            ErrorCode::VALIDATION_ERROR | ErrorCode::UNSUPPORTED_MEDIA_TYPE | ErrorCode::INVALID_TOKEN_401
+        );
+        if !per_request {
+            assert_eq!(entries[0].default_message(), body.message, "{}", r.name);
+        }
+    }
+}
