@@ -12,7 +12,6 @@ pub mod catalog;
 pub mod clock;
 mod committer;
 mod error;
-pub mod multi_node_suite;
 pub mod query;
 pub mod schema;
 mod transaction;
@@ -440,7 +439,5 @@ impl ReadView {
     }
 }
 
-#[cfg(test)]
-mod multi_node_tests;
 #[cfg(test)]
 mod tests;

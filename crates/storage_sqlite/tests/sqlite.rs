@@ -2,24 +2,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use storage::{
-    Commit, DocumentWrite, IndexWrite, KeyRange, Order, Persistence, StorageError, StoredDocument, Timestamp,
-};
+use storage::{Commit, DocumentWrite, IndexWrite, Persistence, StorageError, Timestamp};
 use storage_sqlite::{SqlitePersistence, SCHEMA_VERSION};
-use tempfile::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes_conformance() {
-    // Each case gets its own directory; all are kept until the suite ends.
-    let dirs: Mutex<Vec<TempDir>> = Mutex::new(Vec::new());
-    storage::conformance::run_all(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let persistence = SqlitePersistence::open(&dir.path().join("authvex.sqlite")).unwrap();
-        dirs.lock().unwrap().push(dir);
-        async move { Arc::new(persistence) as Arc<dyn Persistence> }
-    })
-    .await;
+    // Each case gets its own directory, removed when the case ends; the reopen case opens one file twice.
+    test_support::conformance::run_all(test_support::conformance::Sqlite).await;
 }
 
 fn commit(ts: u64, id: &[u8], body: &[u8]) -> Commit {
@@ -33,42 +22,6 @@ fn commit(ts: u64, id: &[u8], body: &[u8]) -> Commit {
 
 fn open(path: &Path) -> SqlitePersistence {
     SqlitePersistence::open(path).unwrap()
-}
-
-#[tokio::test]
-async fn data_survives_reopen_and_timestamps_stay_monotonic() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("authvex.sqlite");
-    {
-        let persistence = open(&path);
-        persistence.write(vec![commit(10, b"a", b"alpha"), commit(20, b"b", b"beta")]).await.unwrap();
-        persistence.put_meta(vec![("catalog".to_owned(), Some(b"v1".to_vec()))]).await.unwrap();
-        persistence.prune_log(Timestamp(u64::MAX)).await.unwrap();
-        // A snapshot still open when the store is dropped must not keep the data from being reopened.
-        let snapshot = persistence.snapshot().await.unwrap();
-        drop(persistence);
-        assert_eq!(snapshot.ts(), Timestamp(20), "a snapshot outlives its store handle");
-    }
-
-    let persistence = open(&path);
-    assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(20)), "max_ts survives a reopen (and a prune)");
-    let snapshot = persistence.snapshot().await.unwrap();
-    assert_eq!(snapshot.ts(), Timestamp(20));
-    assert_eq!(snapshot.get(b"a").await.unwrap(), Some(StoredDocument { table: 4, body: b"alpha".to_vec() }));
-    let keys: Vec<Vec<u8>> =
-        snapshot.scan(2, &KeyRange::all(), Order::Asc, 10).await.unwrap().into_iter().map(|entry| entry.key).collect();
-    assert_eq!(keys, vec![b"alpha".to_vec(), b"beta".to_vec()], "index entries survive a reopen");
-    assert_eq!(persistence.get_meta("catalog").await.unwrap(), Some(b"v1".to_vec()), "metadata survives a reopen");
-
-    for ts in [20, 19, 1] {
-        let result = persistence.write(vec![commit(ts, b"c", b"gamma")]).await;
-        assert!(
-            matches!(result, Err(StorageError::NonMonotonicTimestamp(Timestamp(rejected))) if rejected == ts),
-            "ts {ts} is not after the max before the reopen: {result:?}"
-        );
-    }
-    persistence.write(vec![commit(21, b"c", b"gamma")]).await.unwrap();
-    assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(21)));
 }
 
 #[tokio::test]
