@@ -6,6 +6,7 @@
 //!   database when `AUTHVEX_TEST_BACKEND` says so. Crates above storage get their test store only here.
 //! - [`postgres`]: a fresh, uniquely named PostgreSQL database per test.
 //! - `multi_node` (feature `database`): the suite every shared store runs with two `Database`s.
+//! - `deployment` (feature `deployment`): the one "start a deployment on `127.0.0.1:0`" harness.
 //!
 //! The storage-level parts depend only on the storage crates, so `storage`, `storage_sqlite` and `storage_postgres`
 //! can test through them; the features add the layers above for the crates that need them.
@@ -15,6 +16,8 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod conformance;
+#[cfg(feature = "deployment")]
+pub mod deployment;
 #[cfg(feature = "database")]
 pub mod multi_node;
 mod persistence;
