@@ -14,6 +14,7 @@ mod committer;
 mod error;
 pub mod query;
 pub mod schema;
+mod serializable;
 mod transaction;
 pub mod write_log;
 
@@ -22,6 +23,7 @@ pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClo
 pub use error::{DatabaseError, Result};
 pub use query::{IndexRange, ScanRequest, ScanResult};
 pub use schema::{IndexDefinition, Schema, TableDefinition};
+pub use serializable::{run_serializable, run_serializable_with, MaybeConflict, RetryPolicy};
 pub use storage::{Order, Timestamp};
 pub use transaction::{Transaction, TransactionLimits, TransactionUsage};
 pub use write_log::{CommitEntry, ReadSet, WriteSet};
