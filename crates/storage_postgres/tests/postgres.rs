@@ -6,6 +6,7 @@ use storage::{
     Commit, DocumentWrite, IndexWrite, KeyRange, Order, Persistence, StorageError, StoredDocument, Timestamp,
 };
 use storage_postgres::{PostgresConfig, PostgresPersistence};
+use test_support::conformance::document_commit;
 use test_support::postgres::TestDatabase;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,26 +15,11 @@ async fn postgres_passes_conformance() {
     test_support::conformance::run_all(test_support::conformance::Postgres).await;
 }
 
-fn commit(ts: u64, id: &[u8], body: &[u8]) -> Commit {
-    Commit {
-        ts: Timestamp(ts),
-        documents: vec![DocumentWrite { id: id.to_vec(), table: 4, body: Some(body.to_vec()) }],
-        indexes: vec![IndexWrite { index: 2, key: body.to_vec(), id: Some(id.to_vec()) }],
-        log: format!("log@{ts}").into_bytes(),
-    }
-}
-
 #[tokio::test]
 async fn timestamps_and_table_numbers_at_the_limits() {
     let database = TestDatabase::create_or_panic().await;
     let persistence = PostgresPersistence::connect(database.url()).await.unwrap();
-    let too_large = i64::MAX as u64 + 1;
-    let result = persistence.write(vec![commit(5, b"a", b"alpha"), commit(too_large, b"b", b"beta")]).await;
-    match result {
-        Err(StorageError::Backend(message)) => assert!(message.contains("timestamp"), "{message}"),
-        other => panic!("a ts above i64::MAX must be rejected, got {other:?}"),
-    }
-    assert_eq!(persistence.max_ts().await.unwrap(), None, "the whole batch was rejected");
+    test_support::conformance::timestamps_above_i64_are_refused(&persistence).await;
     persistence
         .write(vec![Commit {
             ts: Timestamp(i64::MAX as u64),
@@ -98,7 +84,7 @@ async fn snapshots_beyond_their_pool_wait_then_fail_clearly_and_never_block_comm
         ..PostgresConfig::default()
     };
     let persistence = PostgresPersistence::connect_with(database.url(), config).await.unwrap();
-    persistence.write(vec![commit(1, b"a", b"alpha")]).await.unwrap();
+    persistence.write(vec![document_commit(1, b"a", b"alpha")]).await.unwrap();
     let first = persistence.snapshot().await.unwrap();
     let second = persistence.snapshot().await.unwrap();
     match persistence.snapshot().await {
@@ -107,8 +93,8 @@ async fn snapshots_beyond_their_pool_wait_then_fail_clearly_and_never_block_comm
         Ok(_) => panic!("a third snapshot cannot get a connection"),
     }
     // Transactions hold their snapshots until they commit: commits and the other operations must not need one.
-    persistence.write(vec![commit(2, b"b", b"beta")]).await.unwrap();
-    persistence.write_if_latest(Some(Timestamp(2)), vec![commit(3, b"c", b"gamma")]).await.unwrap();
+    persistence.write(vec![document_commit(2, b"b", b"beta")]).await.unwrap();
+    persistence.write_if_latest(Some(Timestamp(2)), vec![document_commit(3, b"c", b"gamma")]).await.unwrap();
     assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(3)));
     assert_eq!(persistence.log_after(Timestamp(0), 10).await.unwrap().len(), 3);
     persistence.put_meta(vec![("k".to_owned(), Some(b"v".to_vec()))]).await.unwrap();

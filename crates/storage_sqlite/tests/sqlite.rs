@@ -2,22 +2,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use storage::{Commit, DocumentWrite, IndexWrite, Persistence, StorageError, Timestamp};
+use storage::{Persistence, StorageError, Timestamp};
 use storage_sqlite::{SqlitePersistence, SCHEMA_VERSION};
+use test_support::conformance::document_commit;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes_conformance() {
     // Each case gets its own directory, removed when the case ends; the reopen case opens one file twice.
     test_support::conformance::run_all(test_support::conformance::Sqlite).await;
-}
-
-fn commit(ts: u64, id: &[u8], body: &[u8]) -> Commit {
-    Commit {
-        ts: Timestamp(ts),
-        documents: vec![DocumentWrite { id: id.to_vec(), table: 4, body: Some(body.to_vec()) }],
-        indexes: vec![IndexWrite { index: 2, key: body.to_vec(), id: Some(id.to_vec()) }],
-        log: format!("log@{ts}").into_bytes(),
-    }
 }
 
 fn open(path: &Path) -> SqlitePersistence {
@@ -56,14 +48,8 @@ async fn schema_version_is_set_and_newer_schemas_are_refused() {
 async fn timestamps_beyond_i64_are_rejected_without_writing() {
     let dir = tempfile::tempdir().unwrap();
     let persistence = open(&dir.path().join("authvex.sqlite"));
-    let too_large = i64::MAX as u64 + 1;
-    let result = persistence.write(vec![commit(5, b"a", b"alpha"), commit(too_large, b"b", b"beta")]).await;
-    match result {
-        Err(StorageError::Backend(message)) => assert!(message.contains("timestamp"), "{message}"),
-        other => panic!("a ts above i64::MAX must be rejected, got {other:?}"),
-    }
-    assert_eq!(persistence.max_ts().await.unwrap(), None, "the whole batch was rejected");
-    persistence.write(vec![commit(i64::MAX as u64, b"a", b"alpha")]).await.unwrap();
+    test_support::conformance::timestamps_above_i64_are_refused(&persistence).await;
+    persistence.write(vec![document_commit(i64::MAX as u64, b"a", b"alpha")]).await.unwrap();
     assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(i64::MAX as u64)), "i64::MAX itself is storable");
 }
 

@@ -14,8 +14,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use storage::{
-    Commit, DocumentWrite, DynPersistence, IndexEntry, IndexId, IndexWrite, KeyRange, LogRecord, Order, Result,
-    StorageError, StoredDocument, TableNumber, Timestamp,
+    Commit, DocumentWrite, DynPersistence, IndexEntry, IndexId, IndexWrite, KeyRange, LogRecord, Order, Persistence,
+    Result, StorageError, StoredDocument, TableNumber, Timestamp,
 };
 
 /// A backend under test: where a store lives, and how to open (and open again) the store there.
@@ -173,6 +173,12 @@ fn delete_entry(index: IndexId, key: &[u8]) -> IndexWrite {
 
 fn commit(ts: u64, documents: Vec<DocumentWrite>, indexes: Vec<IndexWrite>) -> Commit {
     Commit { ts: Timestamp(ts), documents, indexes, log: format!("log@{ts}").into_bytes() }
+}
+
+/// A commit writing one document (`id` in table 4, with `body`) and its entry in index 2 (keyed by `body`), for
+/// the backend crates' own tests.
+pub fn document_commit(ts: u64, id: &[u8], body: &[u8]) -> Commit {
+    commit(ts, vec![put_doc(id, 4, body)], vec![put_entry(2, body, id)])
 }
 
 fn stored(table: TableNumber, body: &[u8]) -> StoredDocument {
@@ -1247,16 +1253,26 @@ pub async fn conditional_meta_is_compare_and_set(p: DynPersistence) {
     assert_eq!(ok(p.get_meta("cas").await, "get_meta"), None);
 }
 
+/// For backends that store timestamps as SQL `bigint` (SQLite, PostgreSQL), not part of [`run_all`]: a batch with a
+/// ts above `i64::MAX` is refused as a whole, with an error naming the timestamp.
+pub async fn timestamps_above_i64_are_refused(p: &dyn Persistence) {
+    let too_large = i64::MAX as u64 + 1;
+    match p.write(vec![document_commit(5, b"a", b"alpha"), document_commit(too_large, b"b", b"beta")]).await {
+        Err(StorageError::Backend(message)) => assert!(message.contains("timestamp"), "{message}"),
+        other => panic!("a ts above i64::MAX must be rejected, got {other:?}"),
+    }
+    assert_eq!(ok(p.max_ts().await, "max_ts"), None, "the whole batch was rejected");
+}
+
 /// Data written, the store closed and opened again at the same location: documents, index entries, metadata and
 /// the max commit ts are all there (also after the log was pruned), and timestamps never go backwards. A snapshot
 /// still open when its store handle is dropped keeps reading, and does not keep the store from being opened again.
 pub async fn data_survives_reopen<B: Backend>(backend: &B) {
     let location = backend.location().await;
-    let documents =
-        |ts: u64, id: &[u8], body: &[u8]| commit(ts, vec![put_doc(id, 4, body)], vec![put_entry(2, body, id)]);
     {
         let p = backend.open(&location).await;
-        write(&p, vec![documents(10, b"a", b"alpha"), documents(20, b"b", b"beta")], "the first writes").await;
+        write(&p, vec![document_commit(10, b"a", b"alpha"), document_commit(20, b"b", b"beta")], "the first writes")
+            .await;
         ok(p.put_meta(vec![("catalog".to_owned(), Some(b"v1".to_vec()))]).await, "put_meta");
         ok(p.prune_log(Timestamp(u64::MAX)).await, "prune_log");
         let snapshot = ok(p.snapshot().await, "snapshot");
@@ -1283,12 +1299,12 @@ pub async fn data_survives_reopen<B: Backend>(backend: &B) {
 
     for ts in [20, 19, 1] {
         assert_non_monotonic(
-            p.write(vec![documents(ts, b"c", b"gamma")]).await,
+            p.write(vec![document_commit(ts, b"c", b"gamma")]).await,
             ts,
             "a ts not after the max before the reopen",
         );
     }
-    write(&p, vec![documents(21, b"c", b"gamma")], "the next ts after a reopen").await;
+    write(&p, vec![document_commit(21, b"c", b"gamma")], "the next ts after a reopen").await;
     assert_eq!(ok(p.max_ts().await, "max_ts"), Some(Timestamp(21)));
     drop((snapshot, p));
     drop(location);
