@@ -2,7 +2,7 @@
 //!
 //! The admin connection comes from `AUTHVEX_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). A test that needs PostgreSQL fails with a message saying how to
-//! start it when it cannot be reached (never skips silently); `scripts/test.sh` expects it running.
+//! start it when it cannot be reached (never skips silently); `.ci/run` starts it before the tests.
 
 use std::time::Duration;
 use storage_postgres::pg_detail;
