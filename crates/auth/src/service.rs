@@ -18,8 +18,27 @@ use std::sync::Arc;
 
 /// Largest request body the auth endpoints read.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
-/// How often a conflicting auth transaction is retried.
-pub(crate) const MAX_ATTEMPTS: u32 = 32;
+/// Why one attempt of a [`transact!`] block failed: its body refused (an answer for the caller), or the database
+/// did (a conflict is run again by `database::run_serializable`, anything else is internal).
+pub(crate) enum AttemptError {
+    Auth(AuthError),
+    Database(database::DatabaseError),
+}
+
+impl database::MaybeConflict for AttemptError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, AttemptError::Database(e) if e.is_conflict())
+    }
+}
+
+impl AttemptError {
+    pub(crate) fn into_auth(self) -> AuthError {
+        match self {
+            AttemptError::Auth(e) => e,
+            AttemptError::Database(e) => storage_error(&e),
+        }
+    }
+}
 
 /// One request to the auth service, as the HTTP layer hands it over.
 #[derive(Debug, Clone)]

@@ -5,13 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use authvex::internals::functions::{Caller, FunctionFailure};
-use authvex::internals::server::{self, AuthSettings, RunningServer, ServerConfig, StorageConfig};
+use authvex::internals::server::RunningServer;
 use authvex::{App, Object, QueryCtx, UserIdentity, Value};
 use serde_json::json;
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 type Json = serde_json::Value;
 
@@ -32,16 +29,10 @@ struct Deployment {
 
 impl Deployment {
     async fn start() -> Deployment {
-        let config = ServerConfig {
-            storage: StorageConfig::Memory,
-            api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            site_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            env_refresh: Duration::from_secs(3600),
-            auth: Some(AuthSettings { dev: true, ..AuthSettings::default() }),
-            auth_providers: Vec::new(),
-            process_env: BTreeMap::new(),
-        };
-        Deployment { server: server::start(app(), config).await.unwrap(), http: reqwest::Client::new() }
+        Deployment {
+            server: test_support::deployment::Deployment::new(app()).start().await,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Signs up or in (a `POST` to `/api/auth/<path>`); returns the session cookie pair and the user object.

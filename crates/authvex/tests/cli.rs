@@ -1,5 +1,5 @@
 //! Black-box tests of the `authvex` binary: `serve` (no dev defaults, `/health`, `/ready`), and backend selection
-//! with `--db` / `AUTHVEX_DATABASE_URL` on PostgreSQL (a fresh database per test, see `storage_postgres::testing`).
+//! with `--db` / `AUTHVEX_DATABASE_URL` on PostgreSQL (a fresh database per test, see `test_support::postgres`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use storage_postgres::testing::TestDatabase;
+use test_support::postgres::TestDatabase;
 
 const SECRET: &str = "a-test-secret-that-is-long-enough-0123456789";
 

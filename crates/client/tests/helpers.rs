@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use authvex::internals::server::{self, AuthSettings, RunningServer, ServerConfig, StorageConfig};
+use authvex::internals::server::RunningServer;
 use authvex::{obj, ActionCtx, Value};
 use authvex_client::{ClientError, ConvexBetterAuth, SsrConfig};
 use base64::Engine;
@@ -13,7 +13,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use test_support::deployment::Deployment;
 
 type Json = serde_json::Value;
 
@@ -26,21 +26,12 @@ async fn deployment(web_origin: Option<&str>) -> RunningServer {
     app.action("tests:whoami", |ctx: ActionCtx, _: Value| async move {
         Ok(ctx.auth.get_user_identity().map_or(Value::Null, |identity| Value::from(identity.subject.clone())))
     });
-    let mut process_env = BTreeMap::from([("BETTER_AUTH_SECRET".to_owned(), SECRET.to_owned())]);
+    let mut deployment =
+        Deployment::new(app).auth_options(json!({"rateLimit": {"enabled": false}})).env("BETTER_AUTH_SECRET", SECRET);
     if let Some(origin) = web_origin {
-        process_env.insert("SITE_URL".to_owned(), origin.to_owned());
+        deployment = deployment.env("SITE_URL", origin);
     }
-    let options = serde_json::from_value(json!({"rateLimit": {"enabled": false}})).unwrap();
-    let config = ServerConfig {
-        storage: StorageConfig::Memory,
-        api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        site_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        env_refresh: Duration::from_secs(3600),
-        auth: Some(AuthSettings { dev: true, options, ..AuthSettings::default() }),
-        auth_providers: Vec::new(),
-        process_env,
-    };
-    server::start(app, config).await.unwrap()
+    deployment.start().await
 }
 
 /// The cookies a sign-up sets: `name=value` pairs by name.

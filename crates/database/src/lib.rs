@@ -12,9 +12,9 @@ pub mod catalog;
 pub mod clock;
 mod committer;
 mod error;
-pub mod multi_node_suite;
 pub mod query;
 pub mod schema;
+mod serializable;
 mod transaction;
 pub mod write_log;
 
@@ -23,6 +23,7 @@ pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClo
 pub use error::{DatabaseError, Result};
 pub use query::{IndexRange, ScanRequest, ScanResult};
 pub use schema::{IndexDefinition, Schema, TableDefinition};
+pub use serializable::{run_serializable, run_serializable_with, MaybeConflict, RetryPolicy};
 pub use storage::{Order, Timestamp};
 pub use transaction::{Transaction, TransactionLimits, TransactionUsage};
 pub use write_log::{CommitEntry, ReadSet, WriteSet};
@@ -440,7 +441,5 @@ impl ReadView {
     }
 }
 
-#[cfg(test)]
-mod multi_node_tests;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 use crate::*;
 use std::sync::Arc;
 use storage::Persistence;
+// `test_support` depends on this crate, so its copy of it is another crate: only storage types cross over.
 use value::{obj, v, Object, Value};
 
 fn chat_schema() -> Schema {
@@ -31,7 +32,7 @@ async fn open_with(p: Arc<dyn Persistence>, schema: Schema, limits: TransactionL
 }
 
 async fn memory_db() -> Database {
-    open_with(storage_postgres::testing::test_persistence().await, chat_schema(), TransactionLimits::default()).await
+    open_with(test_support::test_persistence().await, chat_schema(), TransactionLimits::default()).await
 }
 
 fn object(v: Value) -> Object {
@@ -282,7 +283,7 @@ async fn schema_violations_and_reserved_fields_are_rejected() {
     assert!(err.to_string().contains("invalid table name"), "{err}");
 
     let strict = open_with(
-        storage_postgres::testing::test_persistence().await,
+        test_support::test_persistence().await,
         Schema::new().table("only", TableDefinition::new()),
         TransactionLimits::default(),
     )
@@ -321,7 +322,7 @@ async fn transaction_limits_give_clear_errors() {
         max_documents_written: 3,
         max_bytes_written: 1000,
     };
-    let db = open_with(storage_postgres::testing::test_persistence().await, chat_schema(), limits).await;
+    let db = open_with(test_support::test_persistence().await, chat_schema(), limits).await;
     let mut txn = db.begin(false).await.unwrap();
     for _ in 0..3 {
         txn.insert("scores", object(obj! {"score" => 1.0})).await.unwrap();
@@ -333,7 +334,7 @@ async fn transaction_limits_give_clear_errors() {
     let err = txn.insert("scores", object(obj! {"score" => "x".repeat(1200)})).await.unwrap_err();
     assert!(err.to_string().contains("too many bytes written"), "{err}");
 
-    let db2 = open_with(storage_postgres::testing::test_persistence().await, chat_schema(), limits).await;
+    let db2 = open_with(test_support::test_persistence().await, chat_schema(), limits).await;
     for _ in 0..3 {
         insert_all(&db2, "scores", vec![obj! {"score" => 1.0}, obj! {"score" => 2.0}]).await;
     }
@@ -370,15 +371,16 @@ async fn commits_get_increasing_timestamps_and_reach_subscribers() {
 
 #[tokio::test]
 async fn a_new_index_is_built_from_existing_documents_on_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.sqlite3");
+    use test_support::conformance::Backend;
+    let sqlite = test_support::conformance::Sqlite;
+    let dir = sqlite.location().await;
     {
-        let p: Arc<dyn Persistence> = Arc::new(storage_sqlite::SqlitePersistence::open(&path).unwrap());
+        let p = sqlite.open(&dir).await;
         let db =
             open_with(p, Schema::new().table("people", TableDefinition::new()), TransactionLimits::default()).await;
         insert_all(&db, "people", vec![obj! {"age" => 30.0}, obj! {"age" => 20.0}, obj! {"age" => 40.0}]).await;
     }
-    let p: Arc<dyn Persistence> = Arc::new(storage_sqlite::SqlitePersistence::open(&path).unwrap());
+    let p = sqlite.open(&dir).await;
     let schema = Schema::new().table("people", TableDefinition::new().index("by_age", &["age"]));
     let db = open_with(p, schema, TransactionLimits::default()).await;
     let ages = check_scan(&db, scan("people", "by_age", IndexRange::all(), Order::Asc), "age").await;
@@ -393,7 +395,7 @@ async fn a_new_index_is_built_from_existing_documents_on_reopen() {
 async fn pinned_snapshots_read_the_past_until_they_expire() {
     let clock = ManualClock::new(1_700_000_000_000_000_000);
     let config = DatabaseConfig::new(chat_schema(), Arc::new(clock.clone()), Arc::new(SeededEntropy::new(9)));
-    let db = Database::open(storage_postgres::testing::test_persistence().await, config).await.unwrap();
+    let db = Database::open(test_support::test_persistence().await, config).await.unwrap();
     insert_all(&db, "messages", vec![obj! {"author" => "a", "body" => "before"}]).await;
     let ts = db.pin_latest().await.unwrap();
     assert_eq!(ts, db.latest_ts());

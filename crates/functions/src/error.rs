@@ -131,3 +131,9 @@ impl FunctionFailure {
         FunctionFailure { message: format!("[Request ID: {request_id}] Server Error\n{message}"), data: None }
     }
 }
+
+impl database::MaybeConflict for FunctionError {
+    fn is_conflict(&self) -> bool {
+        FunctionError::is_conflict(self)
+    }
+}

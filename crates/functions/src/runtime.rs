@@ -1,7 +1,7 @@
 //! Executes registered functions: argument/return validation, one transaction per query or mutation (mutations
 //! retried on OCC conflicts), actions and HTTP actions, error shaping and log lines.
 
-use crate::app::{App, FunctionDefinition, FunctionKind, Handler, Visibility};
+use crate::app::{App, FunctionDefinition, FunctionKind, Handler, MutationHandler, Visibility};
 use crate::context::{
     ActionCtx, Auth, Common, DatabaseReader, DatabaseWriter, LogSink, MutationCtx, QueryCtx, SharedTxn,
 };
@@ -21,11 +21,15 @@ enum At<'a> {
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 use value::Value;
 
-/// How many times a mutation is re-run after optimistic-concurrency conflicts before giving up.
-const MAX_MUTATION_ATTEMPTS: u32 = 32;
+/// How a mutation attempt ended short of an error worth re-running for.
+enum Attempted {
+    /// Committed at this timestamp.
+    Committed(Value, Timestamp),
+    /// Failed before the handler ran (no transaction, invalid arguments): no logs, no timestamp.
+    NotStarted(FunctionError),
+}
 
 /// The result of running one function, in the shape both transports need.
 #[derive(Debug, Clone)]
@@ -226,55 +230,30 @@ impl Runtime {
                 (result, Some(ts), reads)
             }
             Handler::Mutation(handler) => {
-                let mut attempt = 0;
-                loop {
-                    attempt += 1;
-                    let txn = match self.db.begin(false).await {
-                        Ok(t) => t,
-                        Err(e) => return (Err(e.into()), None, None),
-                    };
-                    if let Err(e) = self.check_args(def, &args, &txn) {
-                        return (Err(e), None, None);
+                // Each attempt logs into its own sink; only the last attempt's lines are the mutation's.
+                let last_attempt_logs = LogSink::default();
+                let outcome = database::run_serializable(&self.db, || {
+                    let (args, last_attempt_logs) = (args.clone(), &last_attempt_logs);
+                    async move {
+                        let attempt_logs = LogSink::default();
+                        let outcome = self.mutation_attempt(def, handler, args, caller, &attempt_logs).await;
+                        *last_attempt_logs.0.lock() = attempt_logs.take();
+                        if matches!(&outcome, Err(e) if e.is_conflict()) {
+                            tracing::debug!(path = %def.path, "mutation conflicted");
+                        }
+                        outcome
                     }
-                    let shared: SharedTxn = Arc::new(tokio::sync::Mutex::new(Some(txn)));
-                    let attempt_logs = LogSink::default();
-                    let ctx = MutationCtx {
-                        db: DatabaseWriter::new(shared.clone()),
-                        auth: Auth::new(caller.identity.clone()),
-                        common: self.common(&attempt_logs),
-                    };
-                    let result = handler(ctx, args.clone()).await;
-                    let txn = shared.lock().await.take();
-                    let outcome = match (result, txn) {
-                        (Ok(v), Some(txn)) => match self.check_returns(def, v, Some(&txn)) {
-                            Ok(v) => match self.db.commit(txn).await {
-                                Ok(ts) => Ok((v, ts)),
-                                Err(e) => Err(FunctionError::from(e)),
-                            },
-                            Err(e) => Err(e),
-                        },
-                        (Ok(_), None) => Err(FunctionError::internal("mutation transaction vanished")),
-                        (Err(e), _) => Err(e),
-                    };
-                    match outcome {
-                        Err(e) if e.is_conflict() && attempt < MAX_MUTATION_ATTEMPTS => {
-                            tracing::debug!(path = %def.path, attempt, "mutation conflicted; retrying");
-                            let backoff = Duration::from_micros(200 * u64::from(attempt.min(20)));
-                            tokio::time::sleep(backoff).await;
-                            continue;
-                        }
-                        Err(e) => {
-                            for line in attempt_logs.take() {
-                                logs.0.lock().push(line);
-                            }
-                            return (Err(e), None, None);
-                        }
-                        Ok((v, ts)) => {
-                            for line in attempt_logs.take() {
-                                logs.0.lock().push(line);
-                            }
-                            return (Ok(v), Some(ts), None);
-                        }
+                })
+                .await;
+                match outcome {
+                    Ok(Attempted::Committed(v, ts)) => {
+                        logs.0.lock().extend(last_attempt_logs.take());
+                        (Ok(v), Some(ts), None)
+                    }
+                    Ok(Attempted::NotStarted(e)) => (Err(e), None, None),
+                    Err(e) => {
+                        logs.0.lock().extend(last_attempt_logs.take());
+                        (Err(e), None, None)
                     }
                 }
             }
@@ -293,6 +272,41 @@ impl Runtime {
                 let result = result.and_then(|v| self.check_returns(def, v, None));
                 (result, None, None)
             }
+        }
+    }
+
+    /// One attempt at a mutation: a transaction, the handler, the return check, the commit.
+    async fn mutation_attempt(
+        self: &Arc<Self>,
+        def: &FunctionDefinition,
+        handler: &MutationHandler,
+        args: Value,
+        caller: &Caller,
+        attempt_logs: &LogSink,
+    ) -> Result<Attempted, FunctionError> {
+        let txn = match self.db.begin(false).await {
+            Ok(t) => t,
+            Err(e) => return Ok(Attempted::NotStarted(e.into())),
+        };
+        if let Err(e) = self.check_args(def, &args, &txn) {
+            return Ok(Attempted::NotStarted(e));
+        }
+        let shared: SharedTxn = Arc::new(tokio::sync::Mutex::new(Some(txn)));
+        let ctx = MutationCtx {
+            db: DatabaseWriter::new(shared.clone()),
+            auth: Auth::new(caller.identity.clone()),
+            common: self.common(attempt_logs),
+        };
+        let result = handler(ctx, args).await;
+        let txn = shared.lock().await.take();
+        match (result, txn) {
+            (Ok(v), Some(txn)) => {
+                let v = self.check_returns(def, v, Some(&txn))?;
+                let ts = self.db.commit(txn).await?;
+                Ok(Attempted::Committed(v, ts))
+            }
+            (Ok(_), None) => Err(FunctionError::internal("mutation transaction vanished")),
+            (Err(e), _) => Err(e),
         }
     }
 

@@ -12,7 +12,7 @@ async fn runtime(app: App) -> Arc<Runtime> {
         Arc::new(ManualClock::new(1_700_000_000_000_000_000)),
         Arc::new(SeededEntropy::new(1)),
     );
-    let db = Database::open(storage_postgres::testing::test_persistence().await, config).await.unwrap();
+    let db = Database::open(test_support::test_persistence().await, config).await.unwrap();
     let env = BTreeMap::from([("GREETING".to_string(), "hello".to_string())]);
     Runtime::new(db, app, env).unwrap()
 }

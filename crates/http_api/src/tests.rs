@@ -27,7 +27,7 @@ async fn state() -> ApiState {
         std::sync::Arc::new(ManualClock::new(1_700_000_000_000_000_000)),
         std::sync::Arc::new(SeededEntropy::new(3)),
     );
-    let db = Database::open(storage_postgres::testing::test_persistence().await, config).await.unwrap();
+    let db = Database::open(test_support::test_persistence().await, config).await.unwrap();
     let runtime = functions::Runtime::new(db, app, BTreeMap::new()).unwrap();
     ApiState {
         runtime,

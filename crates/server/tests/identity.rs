@@ -8,10 +8,7 @@ use base64::Engine;
 use database::Clock;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use server::{AuthSettings, RunningServer, ServerConfig, StorageConfig};
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::time::Duration;
+use server::RunningServer;
 
 const CUSTOM_ISSUER: &str = "https://issuer.example.com";
 const CUSTOM_APP: &str = "my-app";
@@ -62,16 +59,10 @@ struct SignedUp {
 
 impl Deployment {
     async fn start() -> Deployment {
-        let config = ServerConfig {
-            storage: StorageConfig::Memory,
-            api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            site_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            env_refresh: Duration::from_secs(3600),
-            auth: Some(AuthSettings { dev: true, ..AuthSettings::default() }),
-            auth_providers: vec![custom_provider()],
-            process_env: BTreeMap::new(),
-        };
-        let server = server::start(functions::App::new(), config).await.unwrap();
+        let server = test_support::deployment::Deployment::new(functions::App::new())
+            .auth_provider(custom_provider())
+            .start()
+            .await;
         Deployment { server, http: reqwest::Client::new() }
     }
 

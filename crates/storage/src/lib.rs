@@ -8,11 +8,10 @@
 //! * **metadata**: a small key/value map (catalog, deployment env vars, ...).
 //!
 //! Boundaries: no SQL, HTTP or value types leak through this trait. Invariants every backend upholds (the
-//! [`conformance`] suite checks them): a [`Persistence::write`] batch is all-or-nothing and durable once it returns;
+//! conformance suite in `test_support` checks them): a [`Persistence::write`] batch is all-or-nothing and durable once it returns;
 //! commit timestamps are strictly increasing; a [`Snapshot`] sees exactly the state after some commit and never
 //! changes while it lives.
 
-pub mod conformance;
 mod memory;
 
 pub use memory::MemoryPersistence;

@@ -20,7 +20,6 @@
 mod hints;
 mod schema;
 mod snapshot;
-pub mod testing;
 mod writer;
 
 pub use schema::SCHEMA_VERSION;
@@ -198,7 +197,7 @@ fn describe(config: &tokio_postgres::Config) -> String {
 }
 
 /// A tokio-postgres error with the server's message (and detail/hint) when it has one.
-pub(crate) fn pg_detail(error: &tokio_postgres::Error) -> String {
+pub fn pg_detail(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => {
             let mut text = format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());

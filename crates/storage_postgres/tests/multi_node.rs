@@ -1,25 +1,25 @@
 //! Several processes ("nodes") on one PostgreSQL database, simulated by several `Database`s each with its own
-//! `PostgresPersistence` (its own connection pools and LISTEN connection) on one test database: the database crate's
-//! multi-node suite (no lost update, no write skew, timestamps in commit order, remote commits reaching
+//! `PostgresPersistence` (its own connection pools and LISTEN connection) on one test database: the multi-node
+//! suite (no lost update, no write skew, timestamps in commit order, remote commits reaching
 //! subscribers, one number per new table, disjoint writes never failing), plus the NOTIFY commit hint.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use database::multi_node_suite::{self, insert, Pair};
 use database::Database;
 use std::sync::Arc;
 use std::time::Duration;
-use storage_postgres::testing::TestDatabase;
 use storage_postgres::PostgresPersistence;
+use test_support::multi_node::{self, insert, Pair};
+use test_support::postgres::TestDatabase;
 use value::{obj, Value};
 
 async fn node_polling_every(url: &str, seed: u64, tail_interval: Duration) -> Database {
     let persistence = PostgresPersistence::connect(url).await.unwrap();
-    multi_node_suite::node(Arc::new(persistence), seed, tail_interval).await
+    multi_node::node(Arc::new(persistence), seed, tail_interval).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_database_pass_the_multi_node_suite() {
-    multi_node_suite::run_all(|| async {
+    multi_node::run_all(|| async {
         let database = TestDatabase::create_or_panic().await;
         let a = node_polling_every(database.url(), 1, Duration::from_millis(10)).await;
         let b = node_polling_every(database.url(), 2, Duration::from_millis(10)).await;

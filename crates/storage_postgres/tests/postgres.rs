@@ -1,86 +1,25 @@
 //! The conformance suite and database-level behaviour of the PostgreSQL backend. Each test gets a fresh database
-//! (see `storage_postgres::testing`).
+//! (see `test_support::postgres`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
 use storage::{
     Commit, DocumentWrite, IndexWrite, KeyRange, Order, Persistence, StorageError, StoredDocument, Timestamp,
 };
-use storage_postgres::testing::TestDatabase;
 use storage_postgres::{PostgresConfig, PostgresPersistence};
+use test_support::conformance::document_commit;
+use test_support::postgres::TestDatabase;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_passes_conformance() {
-    // Each case gets its own database; all are dropped when the suite ends.
-    let databases: Arc<Mutex<Vec<TestDatabase>>> = Arc::default();
-    storage::conformance::run_all(|| {
-        let databases = Arc::clone(&databases);
-        async move {
-            let database = TestDatabase::create_or_panic().await;
-            let persistence = PostgresPersistence::connect(database.url()).await.unwrap();
-            databases.lock().unwrap().push(database);
-            Arc::new(persistence) as Arc<dyn Persistence>
-        }
-    })
-    .await;
-}
-
-fn commit(ts: u64, id: &[u8], body: &[u8]) -> Commit {
-    Commit {
-        ts: Timestamp(ts),
-        documents: vec![DocumentWrite { id: id.to_vec(), table: 4, body: Some(body.to_vec()) }],
-        indexes: vec![IndexWrite { index: 2, key: body.to_vec(), id: Some(id.to_vec()) }],
-        log: format!("log@{ts}").into_bytes(),
-    }
-}
-
-#[tokio::test]
-async fn data_survives_reconnect_and_timestamps_stay_monotonic() {
-    let database = TestDatabase::create_or_panic().await;
-    {
-        let persistence = PostgresPersistence::connect(database.url()).await.unwrap();
-        persistence.write(vec![commit(10, b"a", b"alpha"), commit(20, b"b", b"beta")]).await.unwrap();
-        persistence.put_meta(vec![("catalog".to_owned(), Some(b"v1".to_vec()))]).await.unwrap();
-        persistence.prune_log(Timestamp(u64::MAX)).await.unwrap();
-        // A snapshot still open when the store is dropped keeps working.
-        let snapshot = persistence.snapshot().await.unwrap();
-        drop(persistence);
-        assert_eq!(snapshot.ts(), Timestamp(20), "a snapshot outlives its store handle");
-        assert_eq!(snapshot.get(b"a").await.unwrap(), Some(StoredDocument { table: 4, body: b"alpha".to_vec() }));
-    }
-
-    let persistence = PostgresPersistence::connect(database.url()).await.unwrap();
-    assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(20)), "max_ts survives a reconnect (and a prune)");
-    let snapshot = persistence.snapshot().await.unwrap();
-    assert_eq!(snapshot.ts(), Timestamp(20));
-    assert_eq!(snapshot.get(b"a").await.unwrap(), Some(StoredDocument { table: 4, body: b"alpha".to_vec() }));
-    let keys: Vec<Vec<u8>> =
-        snapshot.scan(2, &KeyRange::all(), Order::Asc, 10).await.unwrap().into_iter().map(|entry| entry.key).collect();
-    assert_eq!(keys, vec![b"alpha".to_vec(), b"beta".to_vec()], "index entries survive a reconnect");
-    assert_eq!(persistence.get_meta("catalog").await.unwrap(), Some(b"v1".to_vec()), "metadata survives");
-
-    for ts in [20, 19, 1] {
-        let result = persistence.write(vec![commit(ts, b"c", b"gamma")]).await;
-        assert!(
-            matches!(result, Err(StorageError::NonMonotonicTimestamp(Timestamp(rejected))) if rejected == ts),
-            "ts {ts} is not after the max before the reconnect: {result:?}"
-        );
-    }
-    persistence.write(vec![commit(21, b"c", b"gamma")]).await.unwrap();
-    assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(21)));
+    // Each case gets its own database, dropped when the case ends; the reopen case connects to one twice.
+    test_support::conformance::run_all(test_support::conformance::Postgres).await;
 }
 
 #[tokio::test]
 async fn timestamps_and_table_numbers_at_the_limits() {
     let database = TestDatabase::create_or_panic().await;
     let persistence = PostgresPersistence::connect(database.url()).await.unwrap();
-    let too_large = i64::MAX as u64 + 1;
-    let result = persistence.write(vec![commit(5, b"a", b"alpha"), commit(too_large, b"b", b"beta")]).await;
-    match result {
-        Err(StorageError::Backend(message)) => assert!(message.contains("timestamp"), "{message}"),
-        other => panic!("a ts above i64::MAX must be rejected, got {other:?}"),
-    }
-    assert_eq!(persistence.max_ts().await.unwrap(), None, "the whole batch was rejected");
+    test_support::conformance::timestamps_above_i64_are_refused(&persistence).await;
     persistence
         .write(vec![Commit {
             ts: Timestamp(i64::MAX as u64),
@@ -128,7 +67,7 @@ async fn bad_connection_strings_and_unreachable_servers_are_clear_errors() {
         other => panic!("an unreachable server must fail, got {other:?}"),
     }
     let database = TestDatabase::create_or_panic().await;
-    let missing = storage_postgres::testing::with_database(database.url(), "authvex_no_such_database");
+    let missing = test_support::postgres::with_database(database.url(), "authvex_no_such_database");
     match PostgresPersistence::connect(&missing).await {
         Err(StorageError::Backend(message)) => assert!(message.contains("does not exist"), "{message}"),
         other => panic!("a missing database must fail, got {other:?}"),
@@ -145,7 +84,7 @@ async fn snapshots_beyond_their_pool_wait_then_fail_clearly_and_never_block_comm
         ..PostgresConfig::default()
     };
     let persistence = PostgresPersistence::connect_with(database.url(), config).await.unwrap();
-    persistence.write(vec![commit(1, b"a", b"alpha")]).await.unwrap();
+    persistence.write(vec![document_commit(1, b"a", b"alpha")]).await.unwrap();
     let first = persistence.snapshot().await.unwrap();
     let second = persistence.snapshot().await.unwrap();
     match persistence.snapshot().await {
@@ -154,8 +93,8 @@ async fn snapshots_beyond_their_pool_wait_then_fail_clearly_and_never_block_comm
         Ok(_) => panic!("a third snapshot cannot get a connection"),
     }
     // Transactions hold their snapshots until they commit: commits and the other operations must not need one.
-    persistence.write(vec![commit(2, b"b", b"beta")]).await.unwrap();
-    persistence.write_if_latest(Some(Timestamp(2)), vec![commit(3, b"c", b"gamma")]).await.unwrap();
+    persistence.write(vec![document_commit(2, b"b", b"beta")]).await.unwrap();
+    persistence.write_if_latest(Some(Timestamp(2)), vec![document_commit(3, b"c", b"gamma")]).await.unwrap();
     assert_eq!(persistence.max_ts().await.unwrap(), Some(Timestamp(3)));
     assert_eq!(persistence.log_after(Timestamp(0), 10).await.unwrap().len(), 3);
     persistence.put_meta(vec![("k".to_owned(), Some(b"v".to_vec()))]).await.unwrap();

@@ -4,12 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use authvex::internals::server::{self, AuthSettings, RunningServer, ServerConfig, StorageConfig};
+use authvex::internals::server::RunningServer;
 use authvex_client::{ConvexBetterAuth, SsrConfig};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 type Json = serde_json::Value;
 
@@ -25,22 +24,14 @@ impl Web {
     async fn start() -> Web {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
-        let options = serde_json::from_value(json!({"rateLimit": {"enabled": false}})).unwrap();
-        let config = ServerConfig {
-            storage: StorageConfig::Memory,
-            api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            site_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            env_refresh: Duration::from_secs(3600),
-            auth: Some(AuthSettings { dev: true, options, ..AuthSettings::default() }),
-            auth_providers: Vec::new(),
-            process_env: BTreeMap::from([
-                ("BETTER_AUTH_SECRET".to_owned(), "a-test-secret-that-is-long-enough-0123456789".to_owned()),
-                ("SITE_URL".to_owned(), origin.clone()),
-                ("GITHUB_CLIENT_ID".to_owned(), "gh-client".to_owned()),
-                ("GITHUB_CLIENT_SECRET".to_owned(), "gh-secret".to_owned()),
-            ]),
-        };
-        let server = server::start(chat::app(), config).await.unwrap();
+        let server = test_support::deployment::Deployment::new(chat::app())
+            .auth_options(json!({"rateLimit": {"enabled": false}}))
+            .env("BETTER_AUTH_SECRET", "a-test-secret-that-is-long-enough-0123456789")
+            .env("SITE_URL", &origin)
+            .env("GITHUB_CLIENT_ID", "gh-client")
+            .env("GITHUB_CLIENT_SECRET", "gh-secret")
+            .start()
+            .await;
         let auth = ConvexBetterAuth::new(SsrConfig::new(&server.api_url, &server.site_url)).unwrap();
         let app = axum_ssr::app(auth);
         tokio::spawn(async move {

@@ -9,7 +9,7 @@ use common::{ChatProcess, Client};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-use storage_postgres::testing::TestDatabase;
+use test_support::postgres::TestDatabase;
 
 const PASSWORD: &str = "correct horse battery staple";
 

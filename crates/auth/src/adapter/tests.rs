@@ -15,7 +15,7 @@ async fn open(limits: TransactionLimits) -> Database {
         Arc::new(SeededEntropy::new(11)),
     );
     config.limits = limits;
-    Database::open(storage_postgres::testing::test_persistence().await, config).await.unwrap()
+    Database::open(test_support::test_persistence().await, config).await.unwrap()
 }
 
 fn object(v: Value) -> Object {

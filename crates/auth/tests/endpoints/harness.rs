@@ -98,7 +98,7 @@ impl Env {
         let entropy = Arc::new(SeededEntropy::new(setup.seed));
         let db_config =
             DatabaseConfig::new(auth::schema::auth_schema(), Arc::new(clock.clone()), Arc::new(SeededEntropy::new(1)));
-        let db = Database::open(storage_postgres::testing::test_persistence().await, db_config).await.unwrap();
+        let db = Database::open(test_support::test_persistence().await, db_config).await.unwrap();
         let mail = Arc::new(MemoryTransport::default());
         let mut config = AuthConfig::new(BASE_URL, secret());
         config.rate_limit.enabled = false;

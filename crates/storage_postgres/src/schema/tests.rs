@@ -1,9 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::{migrate, MIGRATIONS, SCHEMA_VERSION};
-use crate::testing::TestDatabase;
 use crate::PostgresPersistence;
 use storage::StorageError;
+// `test_support` depends on this crate, so its copy of it is another crate: only the URL crosses over.
+use test_support::postgres::TestDatabase;
 
 async fn version(persistence: &PostgresPersistence) -> i64 {
     let conn = persistence.conn().await.unwrap();

@@ -208,7 +208,7 @@ pub struct Deployment {
 impl Deployment {
     /// `commit_window`: how many recent commits the database keeps for read-set checks.
     pub async fn new(commit_window: usize) -> Deployment {
-        Deployment::on(storage_postgres::testing::test_persistence().await, commit_window).await
+        Deployment::on(test_support::test_persistence().await, commit_window).await
     }
 
     pub async fn on(persistence: storage::DynPersistence, commit_window: usize) -> Deployment {

@@ -1,96 +1,16 @@
 //! Test support: a fresh, uniquely named PostgreSQL database per test, dropped (best effort) afterwards.
 //!
 //! The admin connection comes from `AUTHVEX_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`). Tests fail with a message saying how to start PostgreSQL when it
-//! cannot be reached; `.ci/run` starts it before the tests.
+//! `postgres://postgres@127.0.0.1:5432/postgres`). A test that needs PostgreSQL fails with a message saying how to
+//! start it when it cannot be reached (never skips silently); `.ci/run` starts it before the tests.
 
-use async_trait::async_trait;
-use std::sync::Arc;
 use std::time::Duration;
-use storage::{Commit, DynPersistence, IndexId, IndexWrite, LogRecord, Persistence, Snapshot, Timestamp};
+use storage_postgres::pg_detail;
 
 /// The env var naming the admin connection used to create and drop test databases.
 pub const ADMIN_URL_VAR: &str = "AUTHVEX_TEST_POSTGRES_URL";
 /// The admin connection used when [`ADMIN_URL_VAR`] is not set.
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// The env var choosing the backend of [`test_persistence`]: `memory` (the default) or `postgres`.
-pub const BACKEND_VAR: &str = "AUTHVEX_TEST_BACKEND";
-
-/// The backend for tests that build a `Database`: [`storage::MemoryPersistence`], or with
-/// `AUTHVEX_TEST_BACKEND=postgres` a [`crate::PostgresPersistence`] on a fresh database that is dropped with the
-/// returned handle. Fails the test with a clear message when the variable names another backend or PostgreSQL
-/// cannot be reached.
-#[allow(clippy::panic)]
-pub async fn test_persistence() -> DynPersistence {
-    #[allow(clippy::disallowed_methods)]
-    let backend = std::env::var(BACKEND_VAR).unwrap_or_default();
-    match backend.trim() {
-        "" | "memory" => Arc::new(storage::MemoryPersistence::new()),
-        "postgres" => {
-            let database = TestDatabase::create_or_panic().await;
-            let inner = match crate::PostgresPersistence::connect(database.url()).await {
-                Ok(inner) => inner,
-                Err(error) => panic!("cannot open the test database {}: {error}", database.name()),
-            };
-            Arc::new(OwnedDatabase { inner, _database: database })
-        }
-        other => panic!("{BACKEND_VAR}={other:?} is not a backend these tests know (use memory or postgres)"),
-    }
-}
-
-/// A PostgreSQL backend that owns its test database: dropping it drops the database (fields drop in order, so the
-/// pool's connections close first).
-struct OwnedDatabase {
-    inner: crate::PostgresPersistence,
-    _database: TestDatabase,
-}
-
-#[async_trait]
-impl Persistence for OwnedDatabase {
-    async fn write(&self, commits: Vec<Commit>) -> storage::Result<()> {
-        self.inner.write(commits).await
-    }
-    async fn write_if_latest(&self, expected: Option<Timestamp>, commits: Vec<Commit>) -> storage::Result<()> {
-        self.inner.write_if_latest(expected, commits).await
-    }
-    fn is_shared(&self) -> bool {
-        self.inner.is_shared()
-    }
-    fn commit_hints(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
-        self.inner.commit_hints()
-    }
-    async fn put_meta_if(&self, key: &str, expected: Option<&[u8]>, value: Option<Vec<u8>>) -> storage::Result<bool> {
-        self.inner.put_meta_if(key, expected, value).await
-    }
-    async fn snapshot(&self) -> storage::Result<Box<dyn Snapshot>> {
-        self.inner.snapshot().await
-    }
-    async fn log_after(&self, after: Timestamp, limit: usize) -> storage::Result<Vec<LogRecord>> {
-        self.inner.log_after(after, limit).await
-    }
-    async fn max_ts(&self) -> storage::Result<Option<Timestamp>> {
-        self.inner.max_ts().await
-    }
-    async fn prune_log(&self, before: Timestamp) -> storage::Result<()> {
-        self.inner.prune_log(before).await
-    }
-    async fn get_meta(&self, key: &str) -> storage::Result<Option<Vec<u8>>> {
-        self.inner.get_meta(key).await
-    }
-    async fn list_meta(&self, prefix: &str) -> storage::Result<Vec<(String, Vec<u8>)>> {
-        self.inner.list_meta(prefix).await
-    }
-    async fn put_meta(&self, entries: Vec<(String, Option<Vec<u8>>)>) -> storage::Result<()> {
-        self.inner.put_meta(entries).await
-    }
-    async fn clear_index(&self, index: IndexId) -> storage::Result<()> {
-        self.inner.clear_index(index).await
-    }
-    async fn backfill_index(&self, entries: Vec<IndexWrite>) -> storage::Result<()> {
-        self.inner.backfill_index(entries).await
-    }
-}
 
 /// The admin connection string for tests.
 pub fn admin_url() -> String {
@@ -121,13 +41,12 @@ impl TestDatabase {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
-            .map_err(|error| format!("cannot create test database {name}: {}", crate::pg_detail(&error)))?;
+            .map_err(|error| format!("cannot create test database {name}: {}", pg_detail(&error)))?;
         let url = with_database(&admin_url, &name);
         Ok(TestDatabase { name, url, admin_url })
     }
 
     /// Like [`TestDatabase::create`], failing the test with the message.
-    #[allow(clippy::panic)]
     pub async fn create_or_panic() -> TestDatabase {
         match Self::create().await {
             Ok(database) => database,
@@ -158,7 +77,7 @@ impl Drop for TestDatabase {
                 admin
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .await
-                    .map_err(|error| crate::pg_detail(&error))
+                    .map_err(|error| pg_detail(&error))
             })
         })
         .join();
@@ -181,7 +100,7 @@ async fn admin_client(admin_url: &str) -> Result<tokio_postgres::Client, String>
     let mut config: tokio_postgres::Config = admin_url.parse().map_err(|error| unreachable(format!("{error}")))?;
     config.connect_timeout(Duration::from_secs(10));
     let (client, connection) =
-        config.connect(tokio_postgres::NoTls).await.map_err(|error| unreachable(crate::pg_detail(&error)))?;
+        config.connect(tokio_postgres::NoTls).await.map_err(|error| unreachable(pg_detail(&error)))?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             eprintln!("note: test admin connection ended: {error}");

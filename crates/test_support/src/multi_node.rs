@@ -3,11 +3,10 @@
 //! order, one node's commits reach the other's subscribers, new tables get one number everywhere, and disjoint
 //! writes from two busy nodes all commit at the first attempt.
 //!
-//! [`run_all`] runs every case on a fresh pair from the caller's factory (the in-memory store in this crate's
-//! tests, PostgreSQL in `storage_postgres`'s). Test support, hence the panics.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+//! [`run_all`] runs every case on a fresh pair from the caller's factory (the shared in-memory store in `database`'s
+//! tests, PostgreSQL in `storage_postgres`'s).
 
-use crate::{Database, DatabaseConfig, Schema, SeededEntropy, SystemClock, TableDefinition, Timestamp};
+use database::{Database, DatabaseConfig, Schema, SeededEntropy, SystemClock, TableDefinition, Timestamp};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -245,6 +244,6 @@ pub async fn disjoint_writes_commit_at_the_first_attempt(pair: Pair) {
         t.await.unwrap();
     }
     let mut txn = a.begin(true).await.unwrap();
-    let all = txn.scan(crate::ScanRequest::new("counters", "by_creation_time")).await.unwrap();
+    let all = txn.scan(database::ScanRequest::new("counters", "by_creation_time")).await.unwrap();
     assert_eq!(all.documents.len(), 400);
 }

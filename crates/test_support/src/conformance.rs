@@ -1,35 +1,47 @@
 //! The conformance suite every [`Persistence`] backend runs.
 //!
-//! [`run_all`] runs every case, each on a fresh empty backend from the caller's factory; every case is also a public
-//! `async fn` taking that backend, so a backend crate can run one on its own while debugging. A case fails by
-//! panicking with a message that names the behaviour it expected, like any test assertion; this module is test
-//! support, which is why it allows `panic!` while the rest of the crate may not.
+//! [`run_all`] runs every case, each on a fresh empty store at a new location of the caller's [`Backend`]; every case
+//! is also a public `async fn`, so a backend crate can run one on its own while debugging. A case fails by panicking
+//! with a message that names the behaviour it expected, like any test assertion.
 //!
 //! The suite must run inside a Tokio runtime (the concurrency case spawns tasks). It needs no timers and never
 //! sleeps; either flavour works, and a multi-threaded one (`#[tokio::test(flavor = "multi_thread")]`) also puts
 //! readers and the writer on different threads.
-#![allow(clippy::panic)]
 
-use crate::{
-    Commit, DocumentWrite, DynPersistence, IndexEntry, IndexId, IndexWrite, KeyRange, LogRecord, Order, Persistence,
-    Result, StorageError, StoredDocument, TableNumber, Timestamp,
-};
+use crate::postgres::TestDatabase;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use storage::{
+    Commit, DocumentWrite, DynPersistence, IndexEntry, IndexId, IndexWrite, KeyRange, LogRecord, Order, Persistence,
+    Result, StorageError, StoredDocument, TableNumber, Timestamp,
+};
 
-/// Runs every case, each against a fresh empty backend from `make`, in a fixed order.
-pub async fn run_all<F, Fut>(make: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Arc<dyn Persistence>>,
-{
+/// A backend under test: where a store lives, and how to open (and open again) the store there.
+pub trait Backend {
+    /// Where one store lives (a directory, a database); whatever it holds goes away when it is dropped.
+    type Location;
+
+    /// A new, empty location.
+    fn location(&self) -> impl Future<Output = Self::Location>;
+
+    /// Opens the store at `location`; [`data_survives_reopen`] calls it twice on one location.
+    fn open(&self, location: &Self::Location) -> impl Future<Output = DynPersistence>;
+
+    /// Whether a store opened again at a location holds what was written there before.
+    fn durable(&self) -> bool;
+}
+
+/// Runs every case, each against a fresh empty store from `backend`, in a fixed order.
+pub async fn run_all<B: Backend>(backend: B) {
     macro_rules! cases {
         ($($case:ident),* $(,)?) => {
             $(
                 eprintln!("storage conformance: {}", stringify!($case));
-                $case(make().await).await;
+                let location = backend.location().await;
+                $case(backend.open(&location).await).await;
+                drop(location);
             )*
         };
     }
@@ -57,6 +69,78 @@ where
         concurrent_conditional_writes_admit_one,
         conditional_meta_is_compare_and_set,
     );
+    if backend.durable() {
+        eprintln!("storage conformance: data_survives_reopen");
+        data_survives_reopen(&backend).await;
+    } else {
+        // The in-memory store's data lives in its handle: there is nothing to open again.
+        eprintln!("storage conformance: data_survives_reopen skipped (the backend is not durable)");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backends
+
+/// [`storage::MemoryPersistence`]: a fresh store per case; not durable.
+pub struct Memory;
+
+impl Backend for Memory {
+    type Location = ();
+
+    async fn location(&self) {}
+
+    async fn open(&self, (): &()) -> DynPersistence {
+        Arc::new(storage::MemoryPersistence::new())
+    }
+
+    fn durable(&self) -> bool {
+        false
+    }
+}
+
+/// `storage_sqlite`: one file in a temporary directory per case.
+pub struct Sqlite;
+
+impl Backend for Sqlite {
+    type Location = tempfile::TempDir;
+
+    async fn location(&self) -> tempfile::TempDir {
+        tempfile::tempdir().unwrap_or_else(|error| panic!("cannot create a temporary directory: {error}"))
+    }
+
+    async fn open(&self, dir: &tempfile::TempDir) -> DynPersistence {
+        let path = dir.path().join("authvex.sqlite");
+        match storage_sqlite::SqlitePersistence::open(&path) {
+            Ok(store) => Arc::new(store),
+            Err(error) => panic!("cannot open {}: {error}", path.display()),
+        }
+    }
+
+    fn durable(&self) -> bool {
+        true
+    }
+}
+
+/// `storage_postgres`: a fresh database per case (see [`TestDatabase`]).
+pub struct Postgres;
+
+impl Backend for Postgres {
+    type Location = TestDatabase;
+
+    async fn location(&self) -> TestDatabase {
+        TestDatabase::create_or_panic().await
+    }
+
+    async fn open(&self, database: &TestDatabase) -> DynPersistence {
+        match storage_postgres::PostgresPersistence::connect(database.url()).await {
+            Ok(store) => Arc::new(store),
+            Err(error) => panic!("cannot open the test database {}: {error}", database.name()),
+        }
+    }
+
+    fn durable(&self) -> bool {
+        true
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -89,6 +173,12 @@ fn delete_entry(index: IndexId, key: &[u8]) -> IndexWrite {
 
 fn commit(ts: u64, documents: Vec<DocumentWrite>, indexes: Vec<IndexWrite>) -> Commit {
     Commit { ts: Timestamp(ts), documents, indexes, log: format!("log@{ts}").into_bytes() }
+}
+
+/// A commit writing one document (`id` in table 4, with `body`) and its entry in index 2 (keyed by `body`), for
+/// the backend crates' own tests.
+pub fn document_commit(ts: u64, id: &[u8], body: &[u8]) -> Commit {
+    commit(ts, vec![put_doc(id, 4, body)], vec![put_entry(2, body, id)])
 }
 
 fn stored(table: TableNumber, body: &[u8]) -> StoredDocument {
@@ -1161,4 +1251,61 @@ pub async fn conditional_meta_is_compare_and_set(p: DynPersistence) {
     assert_eq!(ok(p.get_meta("cas").await, "get_meta"), Some(b"two".to_vec()));
     assert!(ok(p.put_meta_if("cas", Some(b"two"), None).await, "delete"), "two → absent");
     assert_eq!(ok(p.get_meta("cas").await, "get_meta"), None);
+}
+
+/// For backends that store timestamps as SQL `bigint` (SQLite, PostgreSQL), not part of [`run_all`]: a batch with a
+/// ts above `i64::MAX` is refused as a whole, with an error naming the timestamp.
+pub async fn timestamps_above_i64_are_refused(p: &dyn Persistence) {
+    let too_large = i64::MAX as u64 + 1;
+    match p.write(vec![document_commit(5, b"a", b"alpha"), document_commit(too_large, b"b", b"beta")]).await {
+        Err(StorageError::Backend(message)) => assert!(message.contains("timestamp"), "{message}"),
+        other => panic!("a ts above i64::MAX must be rejected, got {other:?}"),
+    }
+    assert_eq!(ok(p.max_ts().await, "max_ts"), None, "the whole batch was rejected");
+}
+
+/// Data written, the store closed and opened again at the same location: documents, index entries, metadata and
+/// the max commit ts are all there (also after the log was pruned), and timestamps never go backwards. A snapshot
+/// still open when its store handle is dropped keeps reading, and does not keep the store from being opened again.
+pub async fn data_survives_reopen<B: Backend>(backend: &B) {
+    let location = backend.location().await;
+    {
+        let p = backend.open(&location).await;
+        write(&p, vec![document_commit(10, b"a", b"alpha"), document_commit(20, b"b", b"beta")], "the first writes")
+            .await;
+        ok(p.put_meta(vec![("catalog".to_owned(), Some(b"v1".to_vec()))]).await, "put_meta");
+        ok(p.prune_log(Timestamp(u64::MAX)).await, "prune_log");
+        let snapshot = ok(p.snapshot().await, "snapshot");
+        drop(p);
+        assert_eq!(snapshot.ts(), Timestamp(20), "a snapshot outlives its store handle");
+        assert_eq!(
+            ok(snapshot.get(b"a").await, "get from a snapshot whose store handle was dropped"),
+            Some(stored(4, b"alpha")),
+            "a snapshot outlives its store handle"
+        );
+    }
+
+    let p = backend.open(&location).await;
+    assert_eq!(ok(p.max_ts().await, "max_ts"), Some(Timestamp(20)), "max_ts survives a reopen (and a prune)");
+    let snapshot = ok(p.snapshot().await, "snapshot");
+    assert_eq!(snapshot.ts(), Timestamp(20));
+    assert_eq!(get(&p, b"a").await, Some(stored(4, b"alpha")), "documents survive a reopen");
+    assert_eq!(
+        scan_keys(&p, 2, &KeyRange::all(), Order::Asc, 10).await,
+        keys(&[b"alpha", b"beta"]),
+        "index entries survive a reopen"
+    );
+    assert_eq!(ok(p.get_meta("catalog").await, "get_meta"), Some(b"v1".to_vec()), "metadata survives a reopen");
+
+    for ts in [20, 19, 1] {
+        assert_non_monotonic(
+            p.write(vec![document_commit(ts, b"c", b"gamma")]).await,
+            ts,
+            "a ts not after the max before the reopen",
+        );
+    }
+    write(&p, vec![document_commit(21, b"c", b"gamma")], "the next ts after a reopen").await;
+    assert_eq!(ok(p.max_ts().await, "max_ts"), Some(Timestamp(21)));
+    drop((snapshot, p));
+    drop(location);
 }
