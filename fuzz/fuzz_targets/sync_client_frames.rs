@@ -1,0 +1,85 @@
+//! The sync protocol's client frames (`sync::protocol::ClientMessage`), each line of the input one text frame,
+//! driven through a `sync::Worker` exactly as `http_api::sync_socket` drives it (every frame followed by a flush,
+//! actions run and reported back) on a fresh in-memory deployment. Whatever the frames say, the worker answers
+//! with protocol messages or a close, never panics, sends nothing after a close, and every Transition starts at
+//! the version the previous one ended at.
+#![no_main]
+
+use authvex_fuzz::{block_on, test_runtime, text_lines, TestVerifier};
+use functions::{Caller, FunctionKind};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value as Json;
+use std::sync::Arc;
+use sync::{ClientKind, MutationLog, QueryCache, Step, SyncServices, Worker};
+
+/// Frames per input: enough for connect, subscribe, authenticate, mutate and unsubscribe several times.
+const MAX_FRAMES: usize = 24;
+
+struct Checker {
+    closed: bool,
+    version: Json,
+}
+
+impl Checker {
+    fn steps(&mut self, steps: Vec<Step>, actions: &mut Vec<(u32, String, value::Value, Caller)>) {
+        for step in steps {
+            assert!(!self.closed, "a step after the close: {step:?}");
+            match step {
+                Step::Send(message) => self.message(&message),
+                Step::SendText(text) => match serde_json::from_str::<Json>(&text) {
+                    Ok(message) => self.message(&message),
+                    Err(e) => panic!("the worker sent text that is not JSON ({e}): {text}"),
+                },
+                Step::RunAction { request_id, path, args, identity } => {
+                    actions.push((request_id, path, args, Caller::public(identity)))
+                }
+                Step::Close { .. } => self.closed = true,
+            }
+        }
+    }
+
+    fn message(&mut self, message: &Json) {
+        let kind = message.get("type").and_then(Json::as_str);
+        assert!(kind.is_some(), "a server message without a type: {message}");
+        if kind == Some("Transition") {
+            assert_eq!(message["startVersion"], self.version, "a Transition that does not chain: {message}");
+            self.version = message["endVersion"].clone();
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    block_on(async {
+        let (runtime, clock) = test_runtime().await;
+        let services = SyncServices {
+            runtime: runtime.clone(),
+            verifier: Arc::new(TestVerifier),
+            mutations: Arc::new(MutationLog::default()),
+            clock: Arc::new(clock.clone()),
+            queries: Arc::new(QueryCache::default()),
+        };
+        let mut worker = Worker::new(services, ClientKind::Other);
+        let mut checker =
+            Checker { closed: false, version: serde_json::json!({"querySet": 0, "identity": 0, "ts": "AAAAAAAAAAA="}) };
+        for frame in text_lines(data).into_iter().take(MAX_FRAMES) {
+            let mut actions = Vec::new();
+            let steps = worker.client_frame(frame).await;
+            checker.steps(steps, &mut actions);
+            let steps = worker.flush().await;
+            checker.steps(steps, &mut actions);
+            while let Some((request_id, path, args, caller)) = actions.pop() {
+                let outcome = runtime.run(&path, args, caller, Some(FunctionKind::Action)).await;
+                let steps = worker.action_done(request_id, &outcome).await;
+                checker.steps(steps, &mut actions);
+                let steps = worker.flush().await;
+                checker.steps(steps, &mut actions);
+            }
+            if worker.is_closed() {
+                assert!(worker.client_frame(frame).await.is_empty(), "a closed worker answered a frame");
+                break;
+            }
+            // Later frames see a later clock (token expiry, clock skew).
+            clock.advance(60_000_000_000);
+        }
+    });
+});
