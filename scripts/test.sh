@@ -8,6 +8,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -26,6 +27,11 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   AUTHVEX_TEST_BACKEND=postgres cargo test --workspace --locked --no-fail-fast
 fi
+
+# Builds every fuzz target once (its own workspace and target dir, fuzz/target) and runs each for a few seconds
+# over its committed seeds: a crash, panic, timeout or leak fails the step. Longer runs: README.md "Fuzzing".
+step "fuzz targets (cargo fuzz: each target 10 s over its seeds)"
+scripts/fuzz.sh smoke 10
 
 CHAT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/chat"
 step "end-to-end suites with the real npm clients (SQLite)"
