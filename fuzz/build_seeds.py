@@ -141,7 +141,7 @@ for text in json_values:
     except (ValueError, TypeError, struct.error):
         pass
 keys.append(b"\x01")
-keys = sorted(set(k for k in keys if len(k) <= 1024), key=len)[:200]
+keys = sorted(set(k for k in keys if len(k) <= 1024), key=lambda k: (len(k), k))[:200]
 for i, key in enumerate(keys):
     add("index_key", key + keys[(i * 7 + 3) % len(keys)])
     add("index_key", b"\x01" + key)
@@ -383,6 +383,11 @@ add("auth_service", raw_request("GET", "/api/auth/convex/jwks", []))
 add("auth_service", raw_request("POST", "/api/auth/sign-in/email", [("origin", "http://localhost:3000"),
                                                                      ("content-type", "application/json")],
                                 '{"email":"ada@example.com","password":"correct horse battery staple"}'))
+add("auth_service", raw_request("POST", "/api/auth/sign-in/email", [("origin", "http://localhost:3000"),
+                                                                     ("content-type", "application/json"),
+                                                                     ("x-forwarded-for", "203.0.113.9"),
+                                                                     ("x-fuzz-repeat", "5")],
+                                '{"email":"nobody@example.com","password":"short"}'))
 add("auth_service", raw_request("POST", "/api/auth/callback/github", [("content-type", "application/x-www-form-urlencoded")],
                                 "code=abc&state=xyz"))
 

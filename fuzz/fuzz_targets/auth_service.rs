@@ -1,7 +1,8 @@
 //! The auth service's request pipeline and JSON bodies (`auth::AuthService::handle`): a raw request (see
 //! `RawRequest`; `$SESSION` anywhere is replaced by the signed session cookie of a signed-in user, `$TOKEN` by
 //! that user's raw session token) on a fresh in-memory deployment holding one user with a password, a session
-//! and a convex-plugin signing key. Rate limiting is on (its own path through the pipeline).
+//! and a convex-plugin signing key. Rate limiting is on: an `x-fuzz-repeat: N` header sends the request N times
+//! (at most 6), enough to reach the limits (3 sign-ins per 10 s).
 //!
 //! Nothing panics and nothing answers 5xx; every error body is Better Auth's `{code?, message}` JSON.
 #![no_main]
@@ -155,10 +156,22 @@ fuzz_target!(|data: &[u8]| {
         body: bytes::Bytes::copy_from_slice(raw.body),
         peer: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
     };
-    let response = block_on(async {
+    let repeat = raw.headers.get("x-fuzz-repeat").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let repeat = repeat.unwrap_or(1).clamp(1, 6);
+    let responses = block_on(async {
         let svc = seeded_service().await;
-        svc.handle(request).await
+        let mut responses = Vec::with_capacity(repeat);
+        for _ in 0..repeat {
+            responses.push(svc.handle(request.clone()).await);
+        }
+        responses
     });
+    for response in responses {
+        check(&raw, &response);
+    }
+});
+
+fn check(raw: &RawRequest<'_>, response: &auth::AuthResponse) {
     let status = response.status();
     let body = response.body();
     assert!(!status.is_server_error(), "{status} for {} {}: {}", raw.method, raw.path, String::from_utf8_lossy(body));
@@ -168,4 +181,4 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => panic!("a {status} answer that is not JSON ({e}): {}", String::from_utf8_lossy(body)),
         }
     }
-});
+}
