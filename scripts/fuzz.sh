@@ -2,7 +2,7 @@
 # The libFuzzer targets in fuzz/ (cargo fuzz on stable Rust). See README.md "Fuzzing".
 #
 #   scripts/fuzz.sh build                 build every target once
-#   scripts/fuzz.sh smoke [seconds]       build, then run each target over its seeds for a few seconds (default 10);
+#   scripts/fuzz.sh smoke [seconds]       build, then run each target over its seeds for a few seconds (default 5);
 #                                         what scripts/test.sh runs
 #   scripts/fuzz.sh run TARGET [seconds]  one target for longer (default 600), corpus kept in fuzz/corpus/TARGET
 #   scripts/fuzz.sh list                  the targets
@@ -34,7 +34,7 @@ case "${1:-}" in
   build) build ;;
   list) targets ;;
   smoke)
-    seconds="${2:-10}"
+    seconds="${2:-5}"
     build
     # A fresh corpus each time: CI fuzzes from the seeds, not from what earlier runs on this machine found.
     scratch="$(mktemp -d)"
