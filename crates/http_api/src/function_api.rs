@@ -4,6 +4,7 @@
 use crate::identity::bearer_token;
 use crate::{ApiError, ApiState};
 use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -131,8 +132,11 @@ pub(crate) struct QueryParams {
 pub(crate) async fn query_get(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Query(params): Query<QueryParams>,
+    params: Result<Query<QueryParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    // axum's own rejection is a plain-text body; request errors here are `{code, message}` like every other.
+    let Query(params) = params
+        .map_err(|e| ApiError::new(ErrorCode::BadQueryString, format!("invalid query string: {}", e.body_text())))?;
     let args = match params.args.as_deref() {
         None | Some("") => None,
         Some(text) => Some(
@@ -173,10 +177,16 @@ pub(crate) async fn function(
 /// `/api/run/<dir>/<module>/<function>`: the path from the URL, body `{args, format?}`.
 pub(crate) async fn run_by_url(
     State(state): State<ApiState>,
-    Path(path): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let Path(path) = path.map_err(|e| {
+        ApiError::new(
+            ErrorCode::BadConvexFunctionIdentifier,
+            format!("invalid function path in the URL: {}", e.body_text()),
+        )
+    })?;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let Some((function, module)) = segments.split_last().filter(|(_, m)| !m.is_empty()) else {
         return Err(ApiError::new(

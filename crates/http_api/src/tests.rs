@@ -219,3 +219,16 @@ async fn oversized_bodies_are_413() {
     let (status, _) = send(&s, "POST", "/api/mutation", &[], body).await;
     assert_eq!(status, 413);
 }
+
+/// Found by the `http_api_requests` fuzz target: axum's own rejections answered plain text, where every request
+/// error of this API is `{code, message}` JSON.
+#[tokio::test]
+async fn malformed_query_strings_and_url_paths_answer_coded_json() {
+    let s = state().await;
+    let (status, body) = send(&s, "GET", "/api/query?path,echo:args&format=json", &[], Vec::new()).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("BadQueryString")));
+    assert!(body["message"].as_str().unwrap().contains("missing field `path`"), "{body}");
+    let (status, body) = send(&s, "POST", "/api/run/items/%FF", &[], Vec::new()).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("BadConvexFunctionIdentifier")));
+    assert!(body["message"].is_string(), "{body}");
+}

@@ -71,6 +71,8 @@ macro_rules! error_codes {
 
 error_codes! {
     ConvexHttp {
+        /// `GET /api/query` whose query string does not parse (no `path`, bad encoding).
+        BadQueryString = ("BadQueryString", 400, "invalid query string");
         /// The body is empty or not the JSON the route expects.
         BadJsonBody = ("BadJsonBody", 400, "invalid JSON body");
         /// `format` is none of the supported encodings.
