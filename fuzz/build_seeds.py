@@ -266,6 +266,9 @@ add("http_api_requests", raw_request("GET", "/api/query?path=echo:args&args=%7B%
 add("http_api_requests", raw_request("OPTIONS", "/api/query", [("origin", "http://localhost:3000"),
                                                                ("access-control-request-method", "POST")]))
 add("http_api_requests", raw_request("GET", "/version", []))
+# What the target found first (plain-text 400s from axum's extractors): regression inputs.
+add("http_api_requests", raw_request("GET", "/api/query?path,echo:args&args=%7B%22a%22%3A1%7D.format=json", []))
+add("http_api_requests", raw_request("POST", "/api/run/items/%FF", JSON, "{}"))
 add("http_api_requests", raw_request("POST", "/api/mutation", JSON, b"\xff\xfe{not json"))
 
 # --- auth: cookies, tokens, origins, client IPs, requests ---------------------------------------------------------
