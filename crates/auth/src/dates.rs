@@ -27,11 +27,6 @@ pub fn parse_iso(text: &str) -> Option<f64> {
     Some((datetime.unix_timestamp_nanos() / 1_000_000) as f64)
 }
 
-/// Epoch milliseconds from a clock's nanoseconds (whole milliseconds, as JavaScript's `Date.now()`).
-pub fn millis_from_nanos(nanos: u64) -> f64 {
-    (nanos / 1_000_000) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,12 +66,6 @@ impl AuthError {
     }
 }
 
-impl From<ErrorCode> for AuthError {
-    fn from(code: ErrorCode) -> Self {
-        AuthError::from_code(code)
-    }
-}
-
 impl std::fmt::Display for AuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let code = self.code.map_or("-", ErrorCode::wire);

@@ -64,10 +64,6 @@ impl SharedJson {
     pub fn get(&self) -> &str {
         self.0.get()
     }
-
-    pub fn to_value(&self) -> Json {
-        serde_json::from_str(self.0.get()).unwrap_or(Json::Null)
-    }
 }
 
 impl PartialEq for SharedJson {
@@ -220,14 +216,6 @@ pub enum StateModification {
 }
 
 impl StateModification {
-    pub fn query_id(&self) -> QueryId {
-        match self {
-            StateModification::QueryUpdated { query_id, .. }
-            | StateModification::QueryFailed { query_id, .. }
-            | StateModification::QueryRemoved { query_id } => *query_id,
-        }
-    }
-
     /// An upper bound of the serialised length (strings counted as if every character needed a 6-byte escape).
     fn encoded_len_bound(&self) -> usize {
         let lines = |l: &[String]| l.iter().map(|s| 6 * s.len() + 3).sum::<usize>();

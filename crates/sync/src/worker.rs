@@ -170,13 +170,14 @@ impl Worker {
             Ok(m) => m,
             Err(e) => return self.fatal(ErrorCode::InvalidClientMessage, &e.to_string()),
         };
+        let max_observed_ts = message.max_observed_ts();
         match message {
-            ClientMessage::Connect { session_id, client_ts, max_observed_timestamp, .. } => {
+            ClientMessage::Connect { session_id, client_ts, .. } => {
                 self.session_id = Some(session_id);
                 if let Some(ts) = client_ts.filter(|t| *t > 0) {
                     self.clock_skew = ts - self.now().as_millis() as i64;
                 }
-                if let Some(seen) = max_observed_timestamp.as_deref().and_then(Ts::decode) {
+                if let Some(seen) = max_observed_ts {
                     let latest = self.services.runtime.database().latest_ts();
                     if seen.0 > latest.0 {
                         self.closed = true;
@@ -296,24 +297,14 @@ impl Worker {
                 let response = match stored.as_deref() {
                     Some(Some(done)) => done.response.clone(),
                     _ => {
-                        let response = match args_object(&args) {
+                        let outcome = match args_object(&args) {
                             Ok(args) => {
-                                let outcome = self
-                                    .services
-                                    .runtime
-                                    .run(&udf_path, args, self.caller(), Some(FunctionKind::Mutation))
-                                    .await;
-                                mutation_response(request_id, &outcome)
+                                let kind = Some(FunctionKind::Mutation);
+                                self.services.runtime.run(&udf_path, args, self.caller(), kind).await
                             }
-                            Err(e) => ServerMessage::MutationResponse {
-                                request_id,
-                                success: false,
-                                result: Json::String(e),
-                                error_data: None,
-                                ts: None,
-                                log_lines: Vec::new(),
-                            },
+                            Err(e) => failed(e),
                         };
+                        let response = response(FunctionKind::Mutation, request_id, &outcome);
                         if let Some(slot) = stored.as_mut() {
                             **slot = Some(StoredMutation { response: response.clone() });
                         }
@@ -335,13 +326,7 @@ impl Worker {
                     Ok(args) => {
                         vec![Step::RunAction { request_id, path: udf_path, args, identity: self.identity.clone() }]
                     }
-                    Err(e) => vec![Step::Send(ServerMessage::ActionResponse {
-                        request_id,
-                        success: false,
-                        result: Json::String(e),
-                        error_data: None,
-                        log_lines: Vec::new(),
-                    })],
+                    Err(e) => vec![Step::Send(response(FunctionKind::Action, request_id, &failed(e)))],
                 }
             }
             ClientMessage::Event { .. } => Vec::new(),
@@ -353,22 +338,7 @@ impl Worker {
         if self.closed {
             return Vec::new();
         }
-        let body = match &outcome.result {
-            Ok(v) => ServerMessage::ActionResponse {
-                request_id,
-                success: true,
-                result: value::json::to_json(v),
-                error_data: None,
-                log_lines: outcome.log_lines.clone(),
-            },
-            Err(f) => ServerMessage::ActionResponse {
-                request_id,
-                success: false,
-                result: Json::String(f.message.clone()),
-                error_data: f.data.as_ref().map(value::json::to_json),
-                log_lines: outcome.log_lines.clone(),
-            },
-        };
+        let body = response(FunctionKind::Action, request_id, outcome);
         self.update_due = true;
         vec![Step::Send(body)]
     }
@@ -440,12 +410,7 @@ impl Worker {
         for id in rerun {
             let Some(query) = self.queries.get(&id) else { continue };
             let evaluated = match &query.invalid {
-                Some(message) => Arc::new(Evaluated::from_outcome(&Outcome {
-                    result: Err(functions::FunctionFailure { message: message.clone(), data: None }),
-                    log_lines: Vec::new(),
-                    ts: None,
-                    reads: None,
-                })),
+                Some(message) => Arc::new(Evaluated::from_outcome(&failed(message.clone()))),
                 None => {
                     let runtime = &self.services.runtime;
                     let (path, args, caller, view) = (&query.path, &query.args, &caller, &view);
@@ -523,23 +488,28 @@ impl Worker {
     }
 }
 
-fn mutation_response(request_id: u32, outcome: &Outcome) -> ServerMessage {
-    match &outcome.result {
-        Ok(v) => ServerMessage::MutationResponse {
-            request_id,
-            success: true,
-            result: value::json::to_json(v),
-            error_data: None,
-            ts: Some(Ts(outcome.ts.unwrap_or_default().0)),
-            log_lines: outcome.log_lines.clone(),
-        },
-        Err(f) => ServerMessage::MutationResponse {
-            request_id,
-            success: false,
-            result: Json::String(f.message.clone()),
-            error_data: f.data.as_ref().map(value::json::to_json),
-            ts: None,
-            log_lines: outcome.log_lines.clone(),
-        },
+/// A request refused before running (its arguments are not one object): a failure without logs.
+fn failed(message: String) -> Outcome {
+    Outcome {
+        result: Err(functions::FunctionFailure { message, data: None }),
+        log_lines: Vec::new(),
+        ts: None,
+        reads: None,
+    }
+}
+
+/// The answer to a Mutation (carrying its commit timestamp when it succeeded) or an Action.
+fn response(kind: FunctionKind, request_id: u32, outcome: &Outcome) -> ServerMessage {
+    let (success, result, error_data) = match &outcome.result {
+        Ok(v) => (true, value::json::to_json(v), None),
+        Err(f) => (false, Json::String(f.message.clone()), f.data.as_ref().map(value::json::to_json)),
+    };
+    let log_lines = outcome.log_lines.clone();
+    match kind {
+        FunctionKind::Mutation => {
+            let ts = success.then(|| Ts(outcome.ts.unwrap_or_default().0));
+            ServerMessage::MutationResponse { request_id, success, result, error_data, ts, log_lines }
+        }
+        _ => ServerMessage::ActionResponse { request_id, success, result, error_data, log_lines },
     }
 }

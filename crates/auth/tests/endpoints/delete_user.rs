@@ -77,7 +77,7 @@ async fn delete_user_without_a_password_needs_a_credential_check_or_a_fresh_sess
 
 /// A session for `user_id` created now, straight in the database; returns its token.
 async fn session_for(env: &Env, user_id: &str) -> String {
-    let now = auth::dates::millis_from_nanos(env.clock_nanos());
+    let now = database::UnixTime::from_nanos(env.clock_nanos()).as_date_millis();
     let token = format!("{:0>32}", env.count(Model::Session, &[]).await + 1);
     let session = value::obj! {
         "token" => token.as_str(), "userId" => user_id, "expiresAt" => now + 7.0 * 86_400_000.0,
