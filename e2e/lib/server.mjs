@@ -40,6 +40,14 @@ export function chatGuideBinary() {
   return resolve(process.env.AUTHVEX_CHAT_GUIDE_BIN || join(dirname(chatBinary()), "chat-guide"));
 }
 
+/**
+ * A binary of `examples/demos` (`demo-scheduling`, `demo-file-storage`, …), built into the same folder as
+ * {@link chatBinary}. Pass it as `startChat({binary: demoBinary("demo-scheduling")})`.
+ */
+export function demoBinary(name) {
+  return resolve(join(dirname(chatBinary()), name));
+}
+
 /** The backend deployments use unless a test says otherwise: `sqlite` (default) or `postgres`. */
 export function defaultDatabase() {
   const chosen = (process.env.AUTHVEX_E2E_DATABASE || "sqlite").trim();

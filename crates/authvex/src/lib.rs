@@ -21,7 +21,8 @@ pub use database::schema::{BY_CREATION_TIME, BY_ID};
 pub use database::{IndexRange, Order, Schema, TableDefinition};
 pub use functions::{
     ActionCtx, App, Auth, ComponentReader, CorsConfig, DatabaseReader, DatabaseWriter, Document, FunctionError,
-    HttpRequest, HttpResponse, MutationCtx, PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, UserIdentity,
+    HttpRequest, HttpResponse, MutationCtx, PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, SystemReader,
+    UserIdentity,
 };
 pub use http::{HeaderValue, Method, StatusCode};
 pub use value::validator::v;

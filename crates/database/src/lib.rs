@@ -377,6 +377,9 @@ impl Database {
             return Ok(t.clone());
         }
         schema::check_table_name(name).map_err(DatabaseError::Invalid)?;
+        if schema::is_system_table(name) && !inner.schema.tables.contains_key(name) {
+            return Err(DatabaseError::Invalid(format!("system table {name:?} does not exist")));
+        }
         if inner.schema.strict_tables && !inner.schema.tables.contains_key(name) {
             return Err(DatabaseError::Invalid(format!("table {name:?} is not declared in the schema")));
         }

@@ -76,6 +76,13 @@ impl Schema {
         self
     }
 
+    /// Declares a system table (a name starting with `_`, like `_scheduled_functions`): written only by the platform,
+    /// read by apps through `ctx.db.system()`. Unlike [`Schema::table`] it does not make the schema strict.
+    pub fn system_table(mut self, name: &str, table: TableDefinition) -> Self {
+        self.tables.insert(name.to_string(), table);
+        self
+    }
+
     /// Merges another schema's tables into this one (components bring their own tables).
     pub fn merge(mut self, other: Schema) -> Self {
         self.strict_tables |= other.strict_tables;
@@ -84,11 +91,22 @@ impl Schema {
     }
 }
 
+/// Whether a table name is in the system namespace (`_storage`, `_scheduled_functions`, `_system/cron_jobs`).
+pub fn is_system_table(name: &str) -> bool {
+    name.starts_with('_')
+}
+
+/// Whether apps may read a system table through `ctx.db.system()`: system tables outside a namespace
+/// (`_storage`, `_scheduled_functions`). Namespaced ones (`_system/…`) hold the platform's private state.
+pub fn is_app_readable_system_table(name: &str) -> bool {
+    is_system_table(name) && !name.contains('/')
+}
+
 /// Checks a table name: 1-64 chars of `[A-Za-z0-9_]` plus `/` separating a component namespace, starting with a
-/// letter (names starting with `_` are system tables).
+/// letter; a system table is `_` followed by such a name.
 pub fn check_table_name(name: &str) -> Result<(), String> {
     let ok_len = !name.is_empty() && name.len() <= 64;
-    let mut parts = name.split('/');
+    let mut parts = name.strip_prefix('_').unwrap_or(name).split('/');
     let ok_parts = parts.all(|p| {
         p.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -216,22 +216,34 @@ fn to_object(fields: impl Serialize) -> Result<Object, FunctionError> {
     }
 }
 
-/// Tables of components (the auth component's `betterAuth/*`) are not visible to app functions, as in Convex.
+/// Tables of components (the auth component's `betterAuth/*`) are not visible to app functions, as in Convex;
+/// system tables (`_storage`, `_scheduled_functions`) are read through `ctx.db.system()` and written only by the
+/// platform.
 fn check_app_table(table: &str) -> Result<(), FunctionError> {
     if table.contains('/') {
         return Err(FunctionError::msg(format!(
             "table {table:?} belongs to a component and cannot be accessed from app functions"
         )));
     }
+    if database::schema::is_system_table(table) {
+        return Err(FunctionError::msg(format!(
+            "System tables (prefixed with `_`) are read-only and are read with `ctx.db.system()`: {table:?}"
+        )));
+    }
     Ok(())
 }
 
-/// Documents of component tables behave as nonexistent for app functions.
+/// Documents of component tables behave as nonexistent for app functions; system documents are read-only.
 fn hide_component(t: &Transaction, id: &DocumentId) -> Result<(), database::DatabaseError> {
-    if t.table_name_of(id).is_some_and(|table| table.contains('/')) {
-        return Err(database::DatabaseError::NotFound(format!("nonexistent document id {id}")));
+    match t.table_name_of(id) {
+        Some(table) if table.contains('/') => {
+            Err(database::DatabaseError::NotFound(format!("nonexistent document id {id}")))
+        }
+        Some(table) if database::schema::is_system_table(&table) => Err(database::DatabaseError::Invalid(format!(
+            "System tables (prefixed with `_`) are read-only: {id} is a document of {table:?}"
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Read access to the database (`ctx.db` in queries).
@@ -241,17 +253,25 @@ pub struct DatabaseReader {
 }
 
 impl DatabaseReader {
-    /// Fetches a document by id; `None` if it does not exist.
+    /// Fetches a document by id; `None` if it does not exist (ids of system tables: use [`DatabaseReader::system`]).
     pub async fn get(&self, id: impl IntoDocumentId) -> Result<Option<Document>, FunctionError> {
         let id = id.into_document_id()?;
         with_txn(&self.txn, async |t| {
-            if t.table_name_of(&id).is_some_and(|table| table.contains('/')) {
+            if t.table_name_of(&id)
+                .is_some_and(|table| table.contains('/') || database::schema::is_system_table(&table))
+            {
                 return Ok(None);
             }
             t.get(&id).await
         })
         .await
         .map(|d| d.map(Document))
+    }
+
+    /// Read access to the system tables (`ctx.db.system`): `_scheduled_functions`, `_storage`. Reads are recorded
+    /// like any other, so queries over system tables are reactive.
+    pub fn system(&self) -> SystemReader {
+        SystemReader { txn: self.txn.clone() }
     }
 
     /// Starts a query over a table (by creation time unless an index is chosen).
@@ -273,6 +293,39 @@ impl DatabaseReader {
         let id = DocumentId::parse(id).ok()?;
         let guard = self.txn.lock().await;
         guard.as_ref().and_then(|t| t.table_name_of(&id))
+    }
+}
+
+/// Read access to the system tables (`ctx.db.system()`).
+#[derive(Clone)]
+pub struct SystemReader {
+    txn: SharedTxn,
+}
+
+impl SystemReader {
+    /// A document of a system table; `None` for ids of other tables or missing documents.
+    pub async fn get(&self, id: impl IntoDocumentId) -> Result<Option<Document>, FunctionError> {
+        let id = id.into_document_id()?;
+        with_txn(&self.txn, async |t| {
+            if !t.table_name_of(&id).is_some_and(|table| database::schema::is_app_readable_system_table(&table)) {
+                return Ok(None);
+            }
+            t.get(&id).await
+        })
+        .await
+        .map(|d| d.map(Document))
+    }
+
+    /// Queries a system table (`"_scheduled_functions"`, `"_storage"`), by creation time unless an index is chosen.
+    pub fn query(&self, table: &str) -> QueryBuilder {
+        let denied = (!database::schema::is_app_readable_system_table(table)).then(|| {
+            FunctionError::msg(format!("{table:?} is not a system table apps can read (`_scheduled_functions`, `_storage`); user tables are read with `ctx.db.query`"))
+        });
+        QueryBuilder {
+            txn: self.txn.clone(),
+            request: ScanRequest::new(table, database::schema::BY_CREATION_TIME),
+            denied,
+        }
     }
 }
 

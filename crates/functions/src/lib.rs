@@ -19,7 +19,7 @@ mod runtime;
 pub use app::{App, FunctionDefinition, FunctionKind, Visibility};
 pub use context::{
     ActionCtx, Auth, ComponentReader, DatabaseReader, DatabaseWriter, Document, IntoDocumentId, MutationCtx,
-    PaginationOptions, PaginationResult, QueryBuilder, QueryCtx,
+    PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, SystemReader,
 };
 pub use database::{IndexRange, Order};
 pub use error::{FunctionError, FunctionFailure};

@@ -308,3 +308,69 @@ async fn component_tables_are_invisible_to_app_functions() {
     let write = call(&rt, "x:write", obj! {}, None).await.result.unwrap_err();
     assert!(write.message.contains("belongs to a component"), "{}", write.message);
 }
+
+fn system_table_app() -> App {
+    let mut app = App::new();
+    app.schema(
+        Schema::new()
+            .system_table("_things", TableDefinition::new())
+            .system_table("_system/private", TableDefinition::new()),
+    );
+    app.query("sys:list", |ctx: QueryCtx, _: Value| async move { ctx.db.system().query("_things").collect().await });
+    app.query("sys:get", |ctx: QueryCtx, args: Value| async move {
+        let id = args.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let via_system = ctx.db.system().get(&id).await?;
+        let via_db = ctx.db.get(&id).await?;
+        Ok(obj! {"system" => via_system.map_or(Value::Null, Value::from), "db" => via_db.map_or(Value::Null, Value::from)})
+    })
+    .args(v::object([("id", v::id("_things"))]));
+    app.query("sys:private", |ctx: QueryCtx, _: Value| async move {
+        ctx.db.system().query("_system/private").collect().await
+    });
+    app.query("sys:queryViaDb", |ctx: QueryCtx, _: Value| async move { ctx.db.query("_things").collect().await });
+    app.query("sys:userTableViaSystem", |ctx: QueryCtx, _: Value| async move {
+        ctx.db.system().query("notes").collect().await
+    });
+    app.mutation("sys:insert", |ctx: MutationCtx, _: Value| async move {
+        Ok(ctx.db.insert("_things", obj! {"x" => 1.0}).await?.to_string())
+    });
+    app.mutation("sys:delete", |ctx: MutationCtx, args: Value| async move {
+        let id = args.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        ctx.db.delete(&id).await
+    });
+    app.mutation("notes:add", |ctx: MutationCtx, _: Value| async move {
+        Ok(ctx.db.insert("notes", obj! {"x" => 1.0}).await?.to_string())
+    });
+    app
+}
+
+#[tokio::test]
+async fn system_tables_are_read_through_db_system_and_written_only_by_the_platform() {
+    let rt = runtime(system_table_app()).await;
+    // The platform writes system documents directly through the database.
+    let mut txn = rt.database().begin(false).await.unwrap();
+    let id = txn.insert("_things", value::Object::from([("x".to_string(), Value::Float64(7.0))])).await.unwrap();
+    rt.database().commit(txn).await.unwrap();
+
+    let listed = call(&rt, "sys:list", obj! {}, None).await.result.unwrap();
+    assert_eq!(listed.as_array().map(|a| a.len()), Some(1));
+    // v.id("_things") accepts the id; db.system.get finds it, db.get does not.
+    let got = call(&rt, "sys:get", obj! {"id" => id.to_string()}, None).await.result.unwrap();
+    assert_eq!(got.get("system").and_then(|d| d.get("x")).and_then(|x| x.as_f64()), Some(7.0));
+    assert_eq!(got.get("db"), Some(&Value::Null));
+
+    let refused = |o: Outcome| o.result.unwrap_err().message;
+    assert!(refused(call(&rt, "sys:queryViaDb", obj! {}, None).await).contains("ctx.db.system()"));
+    assert!(refused(call(&rt, "sys:userTableViaSystem", obj! {}, None).await).contains("is not a system table"));
+    assert!(refused(call(&rt, "sys:private", obj! {}, None).await).contains("is not a system table"));
+    assert!(refused(call(&rt, "sys:insert", obj! {}, None).await).contains("read-only"));
+    assert!(refused(call(&rt, "sys:delete", obj! {"id" => id.to_string()}, None).await).contains("read-only"));
+    // Still there after the refused delete; declaring only system tables keeps undeclared user tables allowed.
+    let listed = call(&rt, "sys:list", obj! {}, None).await.result.unwrap();
+    assert_eq!(listed.as_array().map(|a| a.len()), Some(1));
+    assert!(call(&rt, "notes:add", obj! {}, None).await.result.is_ok());
+    // The platform cannot write a system table nobody declared.
+    let mut txn = rt.database().begin(false).await.unwrap();
+    let err = txn.insert("_undeclared", value::Object::new()).await.unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
