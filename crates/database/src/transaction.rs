@@ -95,6 +95,11 @@ impl Transaction {
         self.snapshot.ts()
     }
 
+    /// The current time on the database's clock (platform code that stamps documents, e.g. `completedTime`).
+    pub fn clock_now(&self) -> crate::UnixTime {
+        self.inner.clock.now()
+    }
+
     /// Everything read so far.
     pub fn read_set(&self) -> &ReadSet {
         &self.reads

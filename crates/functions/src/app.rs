@@ -130,13 +130,14 @@ where
 }
 
 /// Everything a deployment serves: the schema, functions by canonical path, HTTP routes.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct App {
     pub(crate) schema: Schema,
     pub(crate) functions: BTreeMap<FunctionPath, FunctionDefinition>,
     pub(crate) http: HttpRouter,
     /// Registration mistakes (bad paths, duplicates), reported when the runtime starts.
     pub(crate) errors: Vec<String>,
+    pub(crate) crons: crate::cron::Crons,
     fallback: FunctionDefinition,
 }
 
@@ -148,6 +149,20 @@ impl Default for FunctionDefinition {
             visibility: Visibility::Internal,
             args: None,
             returns: None,
+        }
+    }
+}
+
+impl Default for App {
+    /// An app with no functions; its schema already has the system tables (`_scheduled_functions`, …).
+    fn default() -> Self {
+        App {
+            schema: crate::scheduler::system_schema(),
+            functions: BTreeMap::new(),
+            http: HttpRouter::default(),
+            errors: Vec::new(),
+            crons: crate::cron::Crons::default(),
+            fallback: FunctionDefinition::default(),
         }
     }
 }
@@ -267,6 +282,12 @@ impl App {
         }
     }
 
+    /// The app's cron jobs (`crons.ts`): `app.crons().interval("clear messages table", Schedule::minutes(1),
+    /// "messages:clearAll", obj! {})`.
+    pub fn crons(&mut self) -> &mut crate::cron::Crons {
+        &mut self.crons
+    }
+
     /// Default CORS policy applied to routes registered with `.cors_default()`.
     pub fn default_cors(&mut self, cors: CorsConfig) -> &mut Self {
         self.http.default_cors = Some(cors);
@@ -284,6 +305,7 @@ impl App {
         }
         self.http.merge(other.http);
         self.errors.extend(other.errors);
+        self.crons.merge(other.crons);
         self
     }
 

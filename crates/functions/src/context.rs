@@ -113,6 +113,8 @@ impl QueryCtx {
 pub struct MutationCtx {
     pub db: DatabaseWriter,
     pub auth: Auth,
+    /// Schedules functions as part of this mutation's transaction (they exist only if it commits).
+    pub scheduler: crate::Scheduler,
     pub(crate) common: Common,
 }
 
@@ -124,8 +126,12 @@ impl MutationCtx {
 /// transaction.
 pub struct ActionCtx {
     pub auth: Auth,
+    /// Schedules functions, each call its own transaction (they stay scheduled if the action later fails).
+    pub scheduler: crate::Scheduler,
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) common: Common,
+    /// The scheduled function this action runs as, if any.
+    pub(crate) job: Option<DocumentId>,
 }
 
 impl ActionCtx {
@@ -135,7 +141,7 @@ impl ActionCtx {
     pub async fn run_query(&self, path: &str, args: impl Serialize) -> Result<Value, FunctionError> {
         let args = value::to_value(&args)?;
         self.runtime
-            .call_from_action(crate::FunctionKind::Query, path, args, self.auth.shared(), &self.common.logs)
+            .call_from_action(crate::FunctionKind::Query, path, args, self.auth.shared(), self.job, &self.common.logs)
             .await
     }
 
@@ -143,7 +149,14 @@ impl ActionCtx {
     pub async fn run_mutation(&self, path: &str, args: impl Serialize) -> Result<Value, FunctionError> {
         let args = value::to_value(&args)?;
         self.runtime
-            .call_from_action(crate::FunctionKind::Mutation, path, args, self.auth.shared(), &self.common.logs)
+            .call_from_action(
+                crate::FunctionKind::Mutation,
+                path,
+                args,
+                self.auth.shared(),
+                self.job,
+                &self.common.logs,
+            )
             .await
     }
 
@@ -155,6 +168,7 @@ impl ActionCtx {
             path,
             args,
             self.auth.shared(),
+            self.job,
             &self.common.logs,
         ))
         .await
@@ -163,7 +177,7 @@ impl ActionCtx {
 
 pub(crate) type SharedTxn = Arc<tokio::sync::Mutex<Option<Transaction>>>;
 
-async fn with_txn<T>(
+pub(crate) async fn with_txn<T>(
     txn: &SharedTxn,
     f: impl AsyncFnOnce(&mut Transaction) -> Result<T, database::DatabaseError>,
 ) -> Result<T, FunctionError> {

@@ -45,6 +45,15 @@ impl FunctionError {
         matches!(&self.kind, ErrorKind::Database(e) if e.is_conflict())
     }
 
+    /// Whether this is a failure of the platform (storage, an internal fault) rather than of the function's code.
+    pub fn is_internal(&self) -> bool {
+        match &self.kind {
+            ErrorKind::Internal(_) => true,
+            ErrorKind::Database(e) => e.is_internal(),
+            _ => false,
+        }
+    }
+
     /// The `ConvexError` data, if this is one.
     pub fn data(&self) -> Option<&Value> {
         match &self.kind {
@@ -129,6 +138,16 @@ impl FunctionFailure {
 
     pub(crate) fn system(request_id: &str, message: &str) -> Self {
         FunctionFailure { message: format!("[Request ID: {request_id}] Server Error\n{message}"), data: None }
+    }
+}
+
+/// The text a failed scheduled function records in `state.error`: the client-facing failure without its
+/// `[Request ID: …] Server Error` head (`Uncaught Error: …`), or `Server Error` for a platform failure.
+pub(crate) fn job_error_text(request_id: &str, error: &FunctionError) -> String {
+    let failure = FunctionFailure::from_error(request_id, error);
+    match failure.message.split_once('\n') {
+        Some((_, text)) => text.to_string(),
+        None => "Server Error".to_string(),
     }
 }
 

@@ -10,22 +10,31 @@
 
 mod app;
 mod context;
+pub mod cron;
 mod error;
+pub mod executor;
 mod http_router;
 mod identity;
 pub mod path;
 mod runtime;
+pub mod scheduler;
 
 pub use app::{App, FunctionDefinition, FunctionKind, Visibility};
 pub use context::{
     ActionCtx, Auth, ComponentReader, DatabaseReader, DatabaseWriter, Document, IntoDocumentId, MutationCtx,
     PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, SystemReader,
 };
+pub use cron::{Crons, Schedule, Weekday};
 pub use database::{IndexRange, Order};
 pub use error::{FunctionError, FunctionFailure};
+pub use executor::{Executor, ExecutorConfig};
 pub use http_router::{CorsConfig, HttpRequest, HttpResponse, RouteDefinition};
 pub use identity::{AuthVerifier, NoAuthProviders, UserIdentity, VerifiedToken, VerifyError};
 pub use runtime::{Caller, Outcome, Runtime};
+pub use scheduler::{JobState, Scheduler};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod scheduler_tests;

@@ -6,8 +6,10 @@ use crate::context::{
     ActionCtx, Auth, Common, DatabaseReader, DatabaseWriter, LogSink, MutationCtx, QueryCtx, SharedTxn,
 };
 use crate::error::FunctionFailure;
+use crate::executor::{Claim, ClaimedRun};
 use crate::http_router::{apply_cors, HttpRequest, HttpResponse};
 use crate::path::FunctionPath;
+use crate::scheduler::Scheduler;
 use crate::{FunctionError, UserIdentity};
 use database::{Database, ReadSet, ReadView, Timestamp, Transaction};
 
@@ -27,6 +29,8 @@ use value::Value;
 enum Attempted {
     /// Committed at this timestamp.
     Committed(Value, Timestamp),
+    /// A claimed run (scheduled function, cron run) that was no longer due: nothing ran.
+    NotDue,
     /// Failed before the handler ran (no transaction, invalid arguments): no logs, no timestamp.
     NotStarted(FunctionError),
 }
@@ -48,17 +52,20 @@ pub struct Caller {
     pub identity: Option<Arc<UserIdentity>>,
     /// Internal callers (other functions, the server itself) may call internal functions.
     pub internal: bool,
+    /// The scheduled function this call runs as, or was called from (what it schedules is canceled with it).
+    pub job: Option<value::DocumentId>,
 }
 
 impl Caller {
     pub fn public(identity: Option<Arc<UserIdentity>>) -> Self {
-        Caller { identity, internal: false }
+        Caller { identity, internal: false, job: None }
     }
 }
 
 pub struct Runtime {
     db: Database,
     functions: BTreeMap<FunctionPath, FunctionDefinition>,
+    crons: crate::cron::Crons,
     http: crate::http_router::HttpRouter,
     env: RwLock<Arc<BTreeMap<String, String>>>,
 }
@@ -66,10 +73,34 @@ pub struct Runtime {
 impl Runtime {
     /// Builds the runtime; fails with every registration mistake of the app.
     pub fn new(db: Database, app: App, env: BTreeMap<String, String>) -> Result<Arc<Runtime>, String> {
-        if !app.errors.is_empty() {
-            return Err(app.errors.join("; "));
+        let mut errors = app.errors.clone();
+        errors.extend(app.crons.errors.iter().cloned());
+        for job in app.crons.jobs() {
+            let kind = FunctionPath::parse(&job.path).ok().and_then(|p| app.functions.get(&p)).map(|d| d.kind());
+            match kind {
+                Some(FunctionKind::Mutation | FunctionKind::Action) => {}
+                Some(FunctionKind::Query) => errors
+                    .push(format!("cron {:?} names {}, a query: crons run mutations and actions", job.name, job.path)),
+                None => {
+                    errors.push(format!("cron {:?} names {}, which is not a registered function", job.name, job.path))
+                }
+            }
         }
-        Ok(Arc::new(Runtime { db, functions: app.functions, http: app.http, env: RwLock::new(Arc::new(env)) }))
+        if !errors.is_empty() {
+            return Err(errors.join("; "));
+        }
+        Ok(Arc::new(Runtime {
+            db,
+            functions: app.functions,
+            crons: app.crons,
+            http: app.http,
+            env: RwLock::new(Arc::new(env)),
+        }))
+    }
+
+    /// The app's cron jobs.
+    pub fn crons(&self) -> &crate::cron::Crons {
+        &self.crons
     }
 
     pub fn database(&self) -> &Database {
@@ -236,7 +267,7 @@ impl Runtime {
                     let (args, last_attempt_logs) = (args.clone(), &last_attempt_logs);
                     async move {
                         let attempt_logs = LogSink::default();
-                        let outcome = self.mutation_attempt(def, handler, args, caller, &attempt_logs).await;
+                        let outcome = self.mutation_attempt(def, handler, args, caller, &attempt_logs, None).await;
                         *last_attempt_logs.0.lock() = attempt_logs.take();
                         if matches!(&outcome, Err(e) if e.is_conflict()) {
                             tracing::debug!(path = %def.path, "mutation conflicted");
@@ -251,6 +282,9 @@ impl Runtime {
                         (Ok(v), Some(ts), None)
                     }
                     Ok(Attempted::NotStarted(e)) => (Err(e), None, None),
+                    Ok(Attempted::NotDue) => {
+                        (Err(FunctionError::internal("an unclaimed mutation was not due")), None, None)
+                    }
                     Err(e) => {
                         logs.0.lock().extend(last_attempt_logs.take());
                         (Err(e), None, None)
@@ -259,14 +293,21 @@ impl Runtime {
             }
             Handler::Action(handler) => {
                 if let Some(validator) = &def.args {
-                    if let Err(e) = validator.check(&args, &|_| None) {
+                    let catalog = self.db.catalog();
+                    let id_table = |s: &str| {
+                        let id = value::DocumentId::parse(s).ok()?;
+                        catalog.table_by_number(id.table().0).map(|t| t.name.clone())
+                    };
+                    if let Err(e) = validator.check(&args, &id_table) {
                         return (Err(FunctionError::msg(format!("ArgumentValidationError: {e}"))), None, None);
                     }
                 }
                 let ctx = ActionCtx {
                     auth: Auth::new(caller.identity.clone()),
+                    scheduler: Scheduler::standalone(self.clone(), caller.job),
                     runtime: self.clone(),
                     common: self.common(logs),
+                    job: caller.job,
                 };
                 let result = handler(ctx, args).await;
                 let result = result.and_then(|v| self.check_returns(def, v, None));
@@ -283,11 +324,17 @@ impl Runtime {
         args: Value,
         caller: &Caller,
         attempt_logs: &LogSink,
+        claim: Option<&Claim>,
     ) -> Result<Attempted, FunctionError> {
-        let txn = match self.db.begin(false).await {
+        let mut txn = match self.db.begin(false).await {
             Ok(t) => t,
             Err(e) => return Ok(Attempted::NotStarted(e.into())),
         };
+        if let Some(claim) = claim {
+            if !claim.is_due(&mut txn).await? {
+                return Ok(Attempted::NotDue);
+            }
+        }
         if let Err(e) = self.check_args(def, &args, &txn) {
             return Ok(Attempted::NotStarted(e));
         }
@@ -295,13 +342,17 @@ impl Runtime {
         let ctx = MutationCtx {
             db: DatabaseWriter::new(shared.clone()),
             auth: Auth::new(caller.identity.clone()),
+            scheduler: Scheduler::in_transaction(self.clone(), shared.clone(), caller.job),
             common: self.common(attempt_logs),
         };
         let result = handler(ctx, args).await;
         let txn = shared.lock().await.take();
         match (result, txn) {
-            (Ok(v), Some(txn)) => {
+            (Ok(v), Some(mut txn)) => {
                 let v = self.check_returns(def, v, Some(&txn))?;
+                if let Some(claim) = claim {
+                    claim.finish(&mut txn, Ok(()), true).await?;
+                }
                 let ts = self.db.commit(txn).await?;
                 Ok(Attempted::Committed(v, ts))
             }
@@ -340,9 +391,10 @@ impl Runtime {
         path: &str,
         args: Value,
         identity: Option<Arc<UserIdentity>>,
+        job: Option<value::DocumentId>,
         logs: &LogSink,
     ) -> Result<Value, FunctionError> {
-        let caller = Caller { identity, internal: true };
+        let caller = Caller { identity, internal: true, job };
         let def = self.lookup(path, &caller).map_err(FunctionError::msg)?.clone();
         if def.kind() != kind {
             return Err(FunctionError::msg(format!(
@@ -376,9 +428,14 @@ impl Runtime {
         };
         let request_id = self.request_id();
         let logs = LogSink::default();
-        let caller = Caller { identity, internal: false };
-        let ctx =
-            ActionCtx { auth: Auth::new(caller.identity.clone()), runtime: self.clone(), common: self.common(&logs) };
+        let caller = Caller { identity, internal: false, job: None };
+        let ctx = ActionCtx {
+            auth: Auth::new(caller.identity.clone()),
+            scheduler: Scheduler::standalone(self.clone(), None),
+            runtime: self.clone(),
+            common: self.common(&logs),
+            job: None,
+        };
         let mut response = match handler(ctx, request).await {
             Ok(r) => r,
             Err(e) => {
@@ -403,6 +460,63 @@ impl Runtime {
             *response.body_mut() = bytes::Bytes::new();
         }
         response
+    }
+
+    /// Runs a claimed mutation (a scheduled function or a cron run): the claim is checked and completed inside the
+    /// mutation's own transaction, so the run happens exactly once. No identity (auth is not propagated to scheduled
+    /// functions).
+    pub(crate) async fn run_claimed_mutation(
+        self: &Arc<Self>,
+        def: &FunctionDefinition,
+        args: Value,
+        claim: &Claim,
+        logs: &LogSink,
+    ) -> ClaimedRun {
+        let Handler::Mutation(handler) = &def.handler else {
+            return ClaimedRun::Failed(format!("{} is not a mutation", def.path));
+        };
+        if !matches!(args, Value::Object(_)) {
+            return ClaimedRun::Failed("ArgumentValidationError: arguments must be an object".into());
+        }
+        let job = match claim {
+            Claim::Job(id) => Some(*id),
+            Claim::Cron { .. } => None,
+        };
+        let caller = Caller { identity: None, internal: true, job };
+        let request_id = self.request_id();
+        let last_attempt_logs = LogSink::default();
+        let outcome = database::run_serializable(&self.db, || {
+            let (args, last_attempt_logs, caller) = (args.clone(), &last_attempt_logs, &caller);
+            async move {
+                let attempt_logs = LogSink::default();
+                let outcome = self.mutation_attempt(def, handler, args, caller, &attempt_logs, Some(claim)).await;
+                *last_attempt_logs.0.lock() = attempt_logs.take();
+                outcome
+            }
+        })
+        .await;
+        logs.0.lock().extend(last_attempt_logs.take());
+        match outcome {
+            Ok(Attempted::Committed(..)) => ClaimedRun::Succeeded,
+            Ok(Attempted::NotDue) => ClaimedRun::Skipped,
+            Ok(Attempted::NotStarted(e)) | Err(e) if !e.is_conflict() && !e.is_internal() => {
+                ClaimedRun::Failed(crate::error::job_error_text(&request_id, &e))
+            }
+            Ok(Attempted::NotStarted(e)) | Err(e) => ClaimedRun::Retry(e.to_string()),
+        }
+    }
+
+    /// Runs an action as a scheduled function or cron run (internal access, no identity).
+    pub(crate) async fn run_action_as(
+        self: &Arc<Self>,
+        def: &FunctionDefinition,
+        args: Value,
+        job: Option<value::DocumentId>,
+        logs: &LogSink,
+    ) -> Result<Value, FunctionError> {
+        let caller = Caller { identity: None, internal: true, job };
+        let (result, _, _) = self.execute(def, args, &caller, logs, At::Latest).await;
+        result
     }
 
     /// Whether any HTTP route is registered.

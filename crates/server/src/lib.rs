@@ -48,6 +48,8 @@ pub struct ServerConfig {
     pub auth_providers: Vec<serde_json::Value>,
     /// The process environment as the CLI saw it (overrides the deployment env store; core crates never read it).
     pub process_env: BTreeMap<String, String>,
+    /// How scheduled functions and crons are executed.
+    pub scheduler: functions::ExecutorConfig,
 }
 
 /// How the auth service is configured.
@@ -81,6 +83,7 @@ impl ServerConfig {
             auth: Some(AuthSettings { dev: true, ..AuthSettings::default() }),
             auth_providers: Vec::new(),
             process_env: BTreeMap::new(),
+            scheduler: functions::ExecutorConfig::default(),
         }
     }
 }
@@ -220,6 +223,9 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
     let runtime = Runtime::new(db, app, env).map_err(ServerError::App)?;
 
     let (stop, stopped) = watch::channel(false);
+    // Scheduled functions and crons: every node runs an executor; transactions decide which node runs what.
+    let executor = functions::Executor::new(runtime.clone(), config.scheduler.clone());
+    let executor_task = executor.spawn(stopped.clone());
     let sync = sync::SyncServices {
         runtime: runtime.clone(),
         verifier: auth.clone(),
@@ -280,6 +286,7 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
             }
         });
     }
+    tasks.push(executor_task);
     Ok(RunningServer { api_url, site_url, runtime, stop, tasks })
 }
 

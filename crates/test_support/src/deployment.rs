@@ -55,6 +55,7 @@ impl Deployment {
             auth: Some(AuthSettings { dev: true, options, ..AuthSettings::default() }),
             auth_providers: self.auth_providers,
             process_env: self.env,
+            scheduler: functions::ExecutorConfig::default(),
         };
         match server::start(self.app, config).await {
             Ok(server) => server,
