@@ -178,8 +178,13 @@ impl App {
         self
     }
 
+    /// Adds a component's tables (namespaced, like `betterAuth/user`). Unlike [`App::schema`] it leaves the app's
+    /// own strictness alone: an app that declares no tables still accepts any table name.
     pub fn extend_schema(&mut self, schema: Schema) -> &mut Self {
-        self.schema(schema)
+        let strict = self.schema.strict_tables;
+        self.schema = std::mem::take(&mut self.schema).merge(schema);
+        self.schema.strict_tables = strict;
+        self
     }
 
     pub fn schema_ref(&self) -> &Schema {

@@ -374,3 +374,14 @@ async fn system_tables_are_read_through_db_system_and_written_only_by_the_platfo
     let err = txn.insert("_undeclared", value::Object::new()).await.unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
 }
+
+#[test]
+fn component_schemas_do_not_make_a_schemaless_app_strict() {
+    let mut app = App::new();
+    app.extend_schema(Schema::new().table("component/things", TableDefinition::new()));
+    assert!(!app.schema_ref().strict_tables, "an app that declares nothing accepts any table");
+    app.schema(Schema::new().table("mine", TableDefinition::new()));
+    assert!(app.schema_ref().strict_tables, "declaring its own tables makes it strict");
+    app.extend_schema(Schema::new().table("component/more", TableDefinition::new()));
+    assert!(app.schema_ref().strict_tables);
+}

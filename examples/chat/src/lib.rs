@@ -52,6 +52,11 @@ pub fn app() -> App {
                     ("data", v::bytes()),
                 ])
                 .index("by_message", &["messageId"]),
+            )
+            .table(
+                "jobRuns",
+                TableDefinition::with_fields([("batch", v::string()), ("i", v::number())])
+                    .index("by_batch", &["batch"]),
             ),
     );
 
@@ -146,6 +151,8 @@ pub fn app() -> App {
         Ok(ctx.env("GREETING").unwrap_or_else(|| "hello".to_string()))
     });
 
+    jobs(&mut app);
+
     // HTTP actions on the site origin: a tiny REST face for the same data, callable from any web page.
     let cors = CorsConfig { allow_credentials: false, ..CorsConfig::origins(&["*"]) };
     app.route(Method::GET, "/messages", |ctx: ActionCtx, _req: HttpRequest| async move {
@@ -190,4 +197,70 @@ fn json_response(status: u16, body: &serde_json::Value) -> HttpResponse {
     *response.status_mut() = authvex::StatusCode::from_u16(status).unwrap_or(authvex::StatusCode::OK);
     response.headers_mut().insert("content-type", authvex::HeaderValue::from_static("application/json"));
     response
+}
+
+/// Scheduled functions for the scheduler suites: a batch of jobs that each record one run, and a mutation that
+/// schedules then throws (its job must never exist).
+fn jobs(app: &mut App) {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Batch {
+        batch: String,
+        n: f64,
+        delay_ms: f64,
+        #[serde(default)]
+        action: bool,
+    }
+    app.mutation("jobs:scheduleBatch", |ctx: MutationCtx, args: Batch| async move {
+        let target = if args.action { "jobs:recordFromAction" } else { "jobs:record" };
+        let delay = std::time::Duration::from_secs_f64(args.delay_ms.max(0.0) / 1000.0);
+        let mut ids = Vec::new();
+        for i in 0..args.n as usize {
+            let id =
+                ctx.scheduler.run_after(delay, target, obj! {"batch" => args.batch.clone(), "i" => i as f64}).await?;
+            ids.push(Value::String(id.to_string()));
+        }
+        Ok(Value::Array(ids))
+    })
+    .args(v::object([
+        ("batch", v::string().into()),
+        ("n", v::number().into()),
+        ("delayMs", v::number().into()),
+        ("action", v::optional(v::boolean())),
+    ]));
+    app.mutation("jobs:record", |ctx: MutationCtx, args: Value| async move {
+        ctx.db.insert("jobRuns", args).await?;
+        Ok(())
+    })
+    .args(v::object([("batch", v::string()), ("i", v::number())]))
+    .internal();
+    app.action("jobs:recordFromAction", |ctx: ActionCtx, args: Value| async move {
+        ctx.run_mutation("jobs:record", args).await?;
+        Ok(())
+    })
+    .args(v::object([("batch", v::string()), ("i", v::number())]))
+    .internal();
+    app.mutation("jobs:scheduleThenThrow", |ctx: MutationCtx, args: Value| async move {
+        let batch = args.get("batch").cloned().unwrap_or(Value::Null);
+        ctx.scheduler.run_after(std::time::Duration::ZERO, "jobs:record", obj! {"batch" => batch, "i" => 0.0}).await?;
+        Err::<(), _>(FunctionError::msg("thrown after scheduling"))
+    })
+    .args(v::object([("batch", v::string())]));
+    // The runs of a batch (`i` of each) and the states of its jobs.
+    app.query("jobs:runs", |ctx: QueryCtx, args: Value| async move {
+        let batch = args.get("batch").and_then(|b| b.as_str()).unwrap_or_default().to_string();
+        let runs = ctx.db.query("jobRuns").with_index("by_batch", |q| q.eq("batch", batch)).collect().await?;
+        Ok(Value::Array(runs.into_iter().filter_map(|r| r.get("i").cloned()).collect()))
+    })
+    .args(v::object([("batch", v::string())]));
+    app.query("jobs:states", |ctx: QueryCtx, args: Value| async move {
+        let ids = args.get("ids").and_then(|i| i.as_array()).map(<[Value]>::to_vec).unwrap_or_default();
+        let mut states = Vec::new();
+        for id in ids {
+            let job = ctx.db.system().get(id.as_str().unwrap_or_default()).await?;
+            states.push(job.map_or(Value::Null, Value::from));
+        }
+        Ok(Value::Array(states))
+    })
+    .args(v::object([("ids", v::array(v::id("_scheduled_functions")))]));
 }
