@@ -50,7 +50,13 @@ export async function main(url: string): Promise<string[]> {
   const args: FunctionArgs<typeof api.messages.send> = { author: "a", body: "b" };
   const body: string = args.body;
   const greeting: FunctionReturnType<typeof api.settings.greeting> = await client.query(api.settings.greeting, {});
-  return [String(id), String(attachment), String(user), String(byAuthor.length), body, String(greeting)];
+  const jobs: Id<"_scheduled_functions">[] = await client.mutation(api.jobs.scheduleBatch, {
+    batch: "typed",
+    n: 1,
+    delayMs: 3_600_000,
+  });
+  const states = await client.query(api.jobs.states, { ids: jobs });
+  return [String(id), String(attachment), String(user), String(byAuthor.length), body, String(greeting), String(states.length)];
 }
 `;
 
@@ -66,6 +72,10 @@ const BAD = {
     "ArrayBuffer",
   ],
   plain_string_as_id: [`await client.query(api.attachments.forMessage, { messageId: "plain" });`, "Id"],
+  job_id_is_not_a_message_id: [
+    `const ids: Id<"messages">[] = await client.mutation(api.jobs.scheduleBatch, { batch: "b", n: 1, delayMs: 0 });`,
+    "_scheduled_functions",
+  ],
 };
 
 function badSource(statement) {
@@ -136,12 +146,13 @@ describe("codegen: typed function references", { timeout: 300_000 }, () => {
     await build({ entryPoints: [join(dir, "main.ts")], bundle: true, platform: "node", format: "esm", outfile,
       logLevel: "silent" });
     const { main } = await import(pathToFileURL(outfile).href);
-    const [id, attachment, user, count, body, greeting] = await main(server.apiUrl);
+    const [id, attachment, user, count, body, greeting, jobStates] = await main(server.apiUrl);
     assert.match(id, /^[a-z0-9]+$/);
     assert.match(attachment, /^[a-z0-9]+$/);
     assert.equal(user, "null", "signed out");
     assert.equal(count, "1");
     assert.equal(body, "b");
     assert.equal(greeting, "hello");
+    assert.equal(jobStates, "1", "the scheduled function's id reads back through jobs:states");
   });
 });

@@ -29,6 +29,7 @@ pub mod email;
 mod endpoints;
 pub mod error;
 mod hasher;
+pub mod housekeeping;
 pub mod jwt;
 pub mod models;
 pub mod origin;

@@ -79,6 +79,19 @@ enum Command {
         #[arg(long)]
         js: bool,
     },
+    /// Lists and cancels scheduled functions (`_scheduled_functions`) and shows cron jobs with their recent runs.
+    /// Listing works while the deployment runs; on SQLite, cancelling needs it stopped (from a running app, cancel
+    /// with `ctx.scheduler.cancel`); on PostgreSQL this command is one more node and works any time.
+    Jobs {
+        /// Data folder of the deployment.
+        #[arg(long, default_value = ".authvex", env = "AUTHVEX_DATA", global = true)]
+        data: PathBuf,
+        /// The deployment's PostgreSQL database (`postgres://…`) instead of SQLite in the data folder.
+        #[arg(long, env = "AUTHVEX_DATABASE_URL", global = true)]
+        db: Option<String>,
+        #[command(subcommand)]
+        action: JobsAction,
+    },
     /// Reads and writes deployment environment variables.
     Env {
         /// Data folder of the deployment.
@@ -171,6 +184,24 @@ enum EnvAction {
     List,
     /// Removes a variable.
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsAction {
+    /// Lists scheduled functions, oldest first: id, state, scheduled and completed time, function.
+    List {
+        /// Only jobs in this state (`pending`, `inProgress`, `success`, `failed`, `canceled`).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Cancels a scheduled function: a pending one never runs; an action in progress finishes but is recorded as
+    /// canceled.
+    Cancel { id: String },
+    /// Lists the cron jobs with their next run and their last runs.
+    Crons,
 }
 
 /// Parses the command line and runs it with `app`'s functions. Returns the process exit code.
@@ -285,6 +316,7 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Jobs { data, db, action } => jobs(app, StorageArgs { data, db }, action).await,
         Command::Env { data, db, action } => {
             let storage = storage_config(data, db, None)?;
             let persistence = server::open_storage(&storage).await?;
@@ -317,6 +349,70 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `authvex jobs …`: opens the deployment's database (as one more node on PostgreSQL).
+async fn jobs(app: App, target: StorageArgs, action: JobsAction) -> anyhow::Result<ExitCode> {
+    let storage = storage_config(target.data.clone(), target.db, None)?;
+    // On SQLite only one process may write: cancelling takes the data folder's lock (refused while it runs).
+    let _lock = match (&storage, &action) {
+        (StorageConfig::Sqlite { data_dir }, JobsAction::Cancel { .. }) => Some(server::lock_data_dir(data_dir)?),
+        _ => None,
+    };
+    let persistence = server::open_storage(&storage).await?;
+    let mut app = app;
+    app.extend_schema(auth::schema::auth_schema());
+    let config = database::DatabaseConfig::new(
+        app.schema_ref().clone(),
+        std::sync::Arc::new(database::SystemClock),
+        std::sync::Arc::new(database::OsEntropy),
+    );
+    let db = database::Database::open(persistence, config).await?;
+    let millis = |ms: f64| {
+        time::OffsetDateTime::from_unix_timestamp_nanos((ms * 1e6) as i128)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_else(|| format!("{ms}"))
+    };
+    match action {
+        JobsAction::List { state, limit } => {
+            let jobs = functions::executor::list_jobs(&db, state.as_deref(), limit).await?;
+            for job in &jobs {
+                let error = match &job.state {
+                    functions::JobState::Failed(e) => format!("  {}", e.lines().next().unwrap_or_default()),
+                    _ => String::new(),
+                };
+                println!(
+                    "{}  {:<10}  {}  {}  {}{error}",
+                    job.id,
+                    job.state.kind(),
+                    millis(job.scheduled_time),
+                    job.completed_time.map_or_else(|| "-".repeat(24), millis),
+                    job.name,
+                );
+            }
+            if jobs.is_empty() {
+                eprintln!("no scheduled functions{}", state.map(|s| format!(" in state {s}")).unwrap_or_default());
+            }
+        }
+        JobsAction::Cancel { id } => match functions::executor::cancel_job(&db, &id).await? {
+            Ok(()) => println!("canceled {id}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        JobsAction::Crons => {
+            for (name, next, runs) in functions::executor::list_cron_runs(&db).await? {
+                println!("{name}  next run {}", next.map_or_else(|| "-".into(), millis));
+                for run in runs {
+                    let error = run.error.map(|e| format!("  {e}")).unwrap_or_default();
+                    println!("    {}  {}{error}", millis(run.ts), run.status);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `authvex dev` and `authvex serve`: one code path, differing only in [`Mode`].

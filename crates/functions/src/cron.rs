@@ -7,6 +7,7 @@
 //! every run executes once across nodes, and the next run time survives restarts. All times are UTC.
 
 use database::{Schema, TableDefinition};
+use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use value::{Object, Value};
@@ -195,14 +196,35 @@ fn parse_expression(expression: &str) -> Result<croner::Cron, String> {
     croner::Cron::from_str(expression).map_err(|e| format!("invalid cron expression {expression:?}: {e}"))
 }
 
+/// Platform work run on a schedule like a cron (auth housekeeping): given the database and the time, it does its
+/// own bounded transactions and returns a summary for the run record. At most one run at a time across the
+/// cluster, claimed like a cron run.
+pub type SystemTask = std::sync::Arc<
+    dyn Fn(database::Database, database::UnixTime) -> BoxFuture<'static, Result<String, String>> + Send + Sync,
+>;
+
 /// One registered cron job.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct CronJob {
     pub name: String,
-    /// The function path (a mutation or an action).
+    /// The function path (a mutation or an action); `_system/<name>` for a system task.
     pub path: String,
     pub args: Value,
     pub schedule: Schedule,
+    /// Set for the platform's own periodic work, which runs in place of a function.
+    pub system: Option<SystemTask>,
+}
+
+impl std::fmt::Debug for CronJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CronJob")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("args", &self.args)
+            .field("schedule", &self.schedule)
+            .field("system", &self.system.is_some())
+            .finish()
+    }
 }
 
 impl CronJob {
@@ -287,7 +309,28 @@ impl Crons {
             self.errors.push(format!("cron {name:?}: arguments must be an object"));
             return self;
         }
-        self.jobs.insert(name.to_string(), CronJob { name: name.into(), path: path.into(), args, schedule });
+        self.jobs
+            .insert(name.to_string(), CronJob { name: name.into(), path: path.into(), args, schedule, system: None });
+        self
+    }
+
+    /// Registers platform work (not an app function) to run on `schedule`, e.g. the auth service's sweep of expired
+    /// rows. Its runs are recorded like a cron's.
+    pub fn system(&mut self, name: &str, schedule: Schedule, task: SystemTask) -> &mut Self {
+        if let Err(e) = schedule.validate() {
+            self.errors.push(format!("system task {name:?}: {e}"));
+            return self;
+        }
+        let job = CronJob {
+            name: name.into(),
+            path: format!("_system/{name}"),
+            args: Value::Object(Object::new()),
+            schedule,
+            system: Some(task),
+        };
+        if self.jobs.insert(name.to_string(), job).is_some() {
+            self.errors.push(format!("Cron identifier registered twice: {name}"));
+        }
         self
     }
 

@@ -374,6 +374,11 @@ impl Executor {
             Claim::Cron { job, .. } => (job.path.clone(), job.args.clone()),
         };
         let request_id = self.runtime.request_id();
+        if let Claim::Cron { job, .. } = &claim {
+            if let Some(task) = job.system.clone() {
+                return self.run_system(&claim, task, &request_id).await;
+            }
+        }
         let caller = crate::Caller { internal: true, ..Default::default() };
         let def = match self.runtime.lookup(&path, &caller) {
             Ok(def) if def.kind() != FunctionKind::Query => def.clone(),
@@ -453,6 +458,36 @@ impl Executor {
         .await;
         if let Err(e) = finished {
             // The lease stays and expires: the run is then recorded as failed by whoever sees it.
+            tracing::error!(request_id, error = %e, "could not record the end of {}", claim.describe());
+        }
+    }
+
+    /// Platform work on a cron schedule: claimed (with a lease) like an action run, run, recorded.
+    async fn run_system(&self, claim: &Claim, task: crate::cron::SystemTask, request_id: &str) {
+        match self.claim_action(claim).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(request_id, error = %e, "{} could not be claimed", claim.describe());
+                return;
+            }
+        }
+        let db = self.runtime.database().clone();
+        let outcome = task(db.clone(), db.clock().now()).await;
+        match &outcome {
+            Ok(summary) => tracing::info!(request_id, "{}: {summary}", claim.describe()),
+            Err(error) => tracing::warn!(request_id, error = error.as_str(), "{} failed", claim.describe()),
+        }
+        let outcome = outcome.map(|_| ());
+        let recorded = database::run_serializable(&db, || async {
+            let mut t = db.begin(false).await?;
+            delete_lease(&mut t, &claim.subject()).await?;
+            claim.finish(&mut t, outcome.clone(), false).await?;
+            db.commit(t).await?;
+            Ok::<_, DatabaseError>(())
+        })
+        .await;
+        if let Err(e) = recorded {
             tracing::error!(request_id, error = %e, "could not record the end of {}", claim.describe());
         }
     }

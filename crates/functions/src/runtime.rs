@@ -75,7 +75,7 @@ impl Runtime {
     pub fn new(db: Database, app: App, env: BTreeMap<String, String>) -> Result<Arc<Runtime>, String> {
         let mut errors = app.errors.clone();
         errors.extend(app.crons.errors.iter().cloned());
-        for job in app.crons.jobs() {
+        for job in app.crons.jobs().filter(|j| j.system.is_none()) {
             let kind = FunctionPath::parse(&job.path).ok().and_then(|p| app.functions.get(&p)).map(|d| d.kind());
             match kind {
                 Some(FunctionKind::Mutation | FunctionKind::Action) => {}

@@ -104,6 +104,33 @@ pub enum ServerError {
     Env(#[from] env_store::EnvError),
     #[error("auth configuration: {0}")]
     Auth(String),
+    #[error("another process is running a deployment on {path} (it holds {}); stop it first", lock_path(path).display())]
+    Locked { path: PathBuf },
+}
+
+/// The lock file of a SQLite data folder: the running deployment holds an exclusive lock on it, so a second
+/// deployment (or a maintenance command that writes) on the same folder is refused instead of committing beside it.
+pub fn lock_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("authvex.lock")
+}
+
+/// Takes the data folder's lock (released when the returned file is dropped or the process dies, even by
+/// `kill -9`). Fails at once when another process holds it.
+pub fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, ServerError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|source| ServerError::DataDir { path: data_dir.to_path_buf(), source })?;
+    let path = lock_path(data_dir);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| ServerError::DataDir { path: path.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServerError::Locked { path: data_dir.to_path_buf() }),
+        Err(std::fs::TryLockError::Error(source)) => Err(ServerError::DataDir { path, source }),
+    }
 }
 
 /// The SQLite file inside a data folder.
@@ -148,6 +175,8 @@ pub struct RunningServer {
     pub runtime: Arc<Runtime>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The SQLite data folder's lock, held while the process runs.
+    _lock: Option<std::fs::File>,
 }
 
 impl RunningServer {
@@ -174,6 +203,10 @@ impl RunningServer {
 
 /// Starts a deployment of `app`.
 pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, ServerError> {
+    let lock = match &config.storage {
+        StorageConfig::Sqlite { data_dir } => Some(lock_data_dir(data_dir)?),
+        _ => None,
+    };
     let persistence = open_storage(&config.storage).await?;
     let mut app = app;
     if config.auth.is_some() {
@@ -220,6 +253,9 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
         None => None,
     };
     let auth = verifier(&config, auth_service.as_ref(), &env, &site_url, clock_for_auth)?;
+    if auth_service.is_some() {
+        add_auth_housekeeping(&mut app);
+    }
     let runtime = Runtime::new(db, app, env).map_err(ServerError::App)?;
 
     let (stop, stopped) = watch::channel(false);
@@ -287,7 +323,7 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
         });
     }
     tasks.push(executor_task);
-    Ok(RunningServer { api_url, site_url, runtime, stop, tasks })
+    Ok(RunningServer { api_url, site_url, runtime, stop, tasks, _lock: lock })
 }
 
 /// The token verifier: the built-in provider (when the auth service runs) plus configured ones.
@@ -325,6 +361,17 @@ pub fn add_builtin_functions(app: &mut App) {
             Ok(ctx.auth.get_user_identity().map_or(value::Value::Null, |identity| identity.to_value()))
         });
     }
+}
+
+/// The auth service's sweep of expired sessions, verification rows and rotated-out keys: every ten minutes, at
+/// most 10 × 500 rows per table per run.
+fn add_auth_housekeeping(app: &mut App) {
+    let task: functions::cron::SystemTask = Arc::new(|db, now| {
+        Box::pin(async move {
+            auth::housekeeping::sweep_expired(&db, now, 500, 10).await.map(|s| s.to_string()).map_err(|e| e.to_string())
+        })
+    });
+    app.crons().system("auth housekeeping", functions::Schedule::minutes(10), task);
 }
 
 /// Variables every deployment defines, like Convex's built-ins.

@@ -227,7 +227,8 @@ fn jobs(app: &mut App) {
         ("n", v::number().into()),
         ("delayMs", v::number().into()),
         ("action", v::optional(v::boolean())),
-    ]));
+    ]))
+    .returns(v::array(v::id("_scheduled_functions")));
     app.mutation("jobs:record", |ctx: MutationCtx, args: Value| async move {
         ctx.db.insert("jobRuns", args).await?;
         Ok(())

@@ -76,3 +76,49 @@ async fn deployment_env_vars_reach_functions_of_a_running_deployment() {
     }
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_commands_list_and_cancel_and_the_data_folder_is_locked_while_running() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ChatProcess::start(data.path());
+    let api = common::Client::new(&server.api_url);
+    let args = serde_json::json!({"batch": "cli", "n": 2, "delayMs": 3_600_000});
+    let ids = api.mutation("jobs:scheduleBatch", args).await.unwrap()["value"].clone();
+    let ids: Vec<String> = ids.as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_string()).collect();
+
+    // Listing works while the deployment runs.
+    let (ok, out, err) = chat(&["jobs", "list", "--state", "pending"], data.path());
+    assert!(ok, "{err}");
+    for id in &ids {
+        assert!(out.contains(id.as_str()) && out.contains("jobs.js:record"), "{out}");
+    }
+    // Writing beside a running SQLite deployment is refused, and so is a second deployment on the folder.
+    let (ok, _, err) = chat(&["jobs", "cancel", &ids[0]], data.path());
+    assert!(!ok && err.contains("stop it first"), "{err}");
+    let second = Command::new(env!("CARGO_BIN_EXE_chat"))
+        .args(["dev", "--port", "0", "--site-port", "0", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("stop it first"));
+    server.stop();
+
+    let (ok, out, err) = chat(&["jobs", "cancel", &ids[0]], data.path());
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), format!("canceled {}", ids[0]));
+    let (ok, _, err) = chat(&["jobs", "cancel", "not-an-id"], data.path());
+    assert!(!ok && err.contains("not a document id"), "{err}");
+    let (_, out, _) = chat(&["jobs", "list", "--state", "canceled"], data.path());
+    assert!(out.contains(ids[0].as_str()) && !out.contains(ids[1].as_str()), "{out}");
+    let (_, out, _) = chat(&["jobs", "list"], data.path());
+    assert_eq!(out.lines().count(), 2, "{out}");
+
+    // The canceled job stays canceled after a restart; the other is still pending.
+    let server = ChatProcess::start(data.path());
+    let api = common::Client::new(&server.api_url);
+    let states = api.query("jobs:states", serde_json::json!({ "ids": ids })).await.unwrap()["value"].clone();
+    let kinds: Vec<&str> = states.as_array().unwrap().iter().map(|j| j["state"]["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["canceled", "pending"]);
+    server.stop();
+}

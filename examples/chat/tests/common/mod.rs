@@ -12,6 +12,16 @@ pub struct ChatProcess {
     pub site_url: String,
 }
 
+/// A server left behind by a failing test would outlive the test run (and anything it inherited): killed on drop.
+impl Drop for ChatProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl ChatProcess {
     pub fn start(data: &Path) -> Self {
         Self::start_with(data, &[])
@@ -49,9 +59,8 @@ impl ChatProcess {
     }
 
     /// SIGKILL: no chance to flush or clean up.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        drop(self);
     }
 
     /// SIGTERM and wait for a clean exit.
