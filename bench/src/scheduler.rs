@@ -51,7 +51,8 @@ fn app() -> App {
         Ok(())
     })
     .args(v::object([("n", v::number()), ("at", v::number()), ("step", v::number())]));
-    // (scheduledTime, completedTime) of completed jobs due in [from, to].
+    // Completed jobs due in [from, to]: how many, the last completion, and each one's lateness (completedTime −
+    // scheduledTime) when they fit in one array (Convex's 8,192 elements).
     app.query("jobs:done", |ctx: QueryCtx, args: Value| async move {
         let from = args.get("from").and_then(Value::as_f64).unwrap_or(0.0);
         let to = args.get("to").and_then(Value::as_f64).unwrap_or(0.0);
@@ -64,16 +65,18 @@ fn app() -> App {
             })
             .collect()
             .await?;
-        let pairs: Vec<Value> = jobs
-            .iter()
-            .map(|j| {
-                Value::Array(vec![
-                    j.get("scheduledTime").cloned().unwrap_or(Value::Null),
-                    j.get("completedTime").cloned().unwrap_or(Value::Null),
-                ])
-            })
-            .collect();
-        Ok(Value::Array(pairs))
+        let times = |j: &authvex::Document| {
+            let s = j.get("scheduledTime").and_then(Value::as_f64).unwrap_or(0.0);
+            let c = j.get("completedTime").and_then(Value::as_f64).unwrap_or(0.0);
+            (s, c)
+        };
+        let last = jobs.iter().map(|j| times(j).1).fold(0.0, f64::max);
+        let lateness: Vec<Value> = if jobs.len() <= 8192 {
+            jobs.iter().map(|j| Value::Float64(times(j).1 - times(j).0)).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(obj! {"count" => jobs.len() as f64, "last" => last, "lateness" => Value::Array(lateness)})
     });
     app
 }
@@ -114,27 +117,24 @@ async fn schedule(rt: &std::sync::Arc<functions::Runtime>, n: usize, at: f64, st
     }
 }
 
-async fn completed(rt: &std::sync::Arc<functions::Runtime>, from: f64, to: f64) -> Vec<(f64, f64)> {
+/// (completed jobs due in [from, to], last completion time, their lateness when at most 8,192).
+async fn completed(rt: &std::sync::Arc<functions::Runtime>, from: f64, to: f64) -> (usize, f64, Vec<f64>) {
     let outcome = rt.run("jobs:done", obj! {"from" => from, "to" => to}, functions::Caller::default(), None).await;
-    let list = outcome.result.expect("jobs:done");
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let p = p.as_array().unwrap();
-            (p[0].as_f64().unwrap(), p[1].as_f64().unwrap())
-        })
-        .collect()
+    let done = outcome.result.expect("jobs:done");
+    let count = done.get("count").and_then(Value::as_f64).unwrap() as usize;
+    let last = done.get("last").and_then(Value::as_f64).unwrap();
+    let lateness = done.get("lateness").and_then(|l| l.as_array()).unwrap().iter().filter_map(Value::as_f64).collect();
+    (count, last, lateness)
 }
 
-async fn wait_for(rt: &std::sync::Arc<functions::Runtime>, from: f64, to: f64, n: usize) -> Vec<(f64, f64)> {
+async fn wait_for(rt: &std::sync::Arc<functions::Runtime>, from: f64, to: f64, n: usize) -> (usize, f64, Vec<f64>) {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let done = completed(rt, from, to).await;
-        if done.len() >= n {
+        if done.0 >= n {
             return done;
         }
-        assert!(Instant::now() < deadline, "only {} of {n} jobs completed", done.len());
+        assert!(Instant::now() < deadline, "only {} of {n} jobs completed", done.0);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -160,17 +160,15 @@ async fn run(args: &Args, backend: &'static str, postgres: Option<&str>) -> Figu
     schedule(&rt, args.jobs, due, 0.0).await;
     tokio::time::sleep(Duration::from_millis((due - now_ms()).max(0.0) as u64)).await;
     let cpu_before = cpu_time();
-    let done = wait_for(&rt, due, due, args.jobs).await;
+    let (_, last, _) = wait_for(&rt, due, due, args.jobs).await;
     let cpu = cpu_time().saturating_sub(cpu_before);
-    let last = done.iter().map(|(_, c)| *c).fold(f64::MIN, f64::max);
     let burst_jobs_per_s = args.jobs as f64 / ((last - due) / 1000.0);
 
     // Paced: one job every `interval_ms`, starting a second from now.
     let start = now_ms() + 1000.0;
     schedule(&rt, args.paced, start, args.interval_ms).await;
     let end = start + args.paced as f64 * args.interval_ms;
-    let done = wait_for(&rt, start, end, args.paced).await;
-    let mut lateness: Vec<f64> = done.iter().map(|(s, c)| c - s).collect();
+    let (_, _, mut lateness) = wait_for(&rt, start, end, args.paced).await;
     lateness.sort_by(f64::total_cmp);
     running.shutdown().await;
     Figures {
