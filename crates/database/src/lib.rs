@@ -24,14 +24,14 @@ pub use error::{DatabaseError, Result};
 pub use query::{IndexRange, ScanRequest, ScanResult};
 pub use schema::{IndexDefinition, Schema, TableDefinition};
 pub use serializable::{run_serializable, run_serializable_with, MaybeConflict, RetryPolicy};
-pub use storage::{Order, Timestamp};
+pub use storage::{KeyRange, Order, Timestamp};
 pub use transaction::{Transaction, TransactionLimits, TransactionUsage};
 pub use write_log::{CommitEntry, ReadSet, WriteSet};
 
 use committer::{CommitRequest, CommitState};
 use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
-use storage::{DynPersistence, KeyRange, Order as ScanOrder};
+use storage::{DynPersistence, Order as ScanOrder};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Shared handle to a deployment's database. Cheap to clone.

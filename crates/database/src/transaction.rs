@@ -162,6 +162,15 @@ impl Transaction {
         Ok(Some(doc))
     }
 
+    /// The key interval an index range covers (what pagination cursors are bound to). Reads nothing.
+    pub async fn key_range(&self, table: &str, index: &str, range: &crate::IndexRange) -> Result<KeyRange> {
+        let table_info = Database::ensure_table(&self.inner, table).await?;
+        let index_info = table_info
+            .index(index)
+            .ok_or_else(|| DatabaseError::NotFound(format!("index {index:?} not found on table {table:?}")))?;
+        range.to_key_range(index_info)
+    }
+
     /// Scans an index range, merging this transaction's own writes, and records the interval examined.
     pub async fn scan(&mut self, request: ScanRequest) -> Result<ScanResult> {
         let table = Database::ensure_table(&self.inner, &request.table).await?;
@@ -184,7 +193,24 @@ impl Transaction {
                 }
             }
         }
+        if let Some(until) = &request.until {
+            match request.order {
+                Order::Asc => {
+                    let next = key_successor(until);
+                    if range.end.as_ref().is_none_or(|end| &next < end) {
+                        range.end = Some(next);
+                    }
+                }
+                Order::Desc => {
+                    if until > &range.start {
+                        range.start = until.clone();
+                    }
+                }
+            }
+        }
         let limit = request.limit.unwrap_or(usize::MAX);
+        let max_examined = request.max_examined.unwrap_or(usize::MAX).max(1);
+        let max_bytes = request.max_bytes.unwrap_or(usize::MAX).max(1);
         let mut result = ScanResult::default();
         if range.is_empty() || limit == 0 {
             result.done = range.is_empty();
@@ -259,13 +285,20 @@ impl Transaction {
             if !take_overlay {
                 self.charge_read(&doc)?;
             }
+            result.examined += 1;
+            result.bytes_examined += limits::size_of(&Value::Object(doc.clone()));
             let keep = request.filter.as_ref().is_none_or(|f| f(&doc));
-            last_key = Some(key);
             if keep {
                 result.documents.push(doc);
-                if result.documents.len() >= limit {
-                    break;
-                }
+                result.keys.push(key.clone());
+            }
+            last_key = Some(key);
+            if keep && result.documents.len() >= limit {
+                break;
+            }
+            if result.examined >= max_examined || result.bytes_examined >= max_bytes {
+                result.capped = true;
+                break;
             }
         }
         // Record exactly the interval examined.

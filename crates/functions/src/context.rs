@@ -1,10 +1,11 @@
 //! What a function receives: `ctx.db`, `ctx.auth`, environment variables and a log sink.
 
+use crate::pagination::{Journal, PaginationOptions, PaginationResult};
 use crate::runtime::Runtime;
 use crate::{FunctionError, UserIdentity};
 use database::{IndexRange, Order, ScanRequest, Transaction};
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use value::{DocumentId, Object, Value};
@@ -163,7 +164,7 @@ impl ActionCtx {
 
 pub(crate) type SharedTxn = Arc<tokio::sync::Mutex<Option<Transaction>>>;
 
-async fn with_txn<T>(
+pub(crate) async fn with_txn<T>(
     txn: &SharedTxn,
     f: impl AsyncFnOnce(&mut Transaction) -> Result<T, database::DatabaseError>,
 ) -> Result<T, FunctionError> {
@@ -250,6 +251,8 @@ fn hide_component(t: &Transaction, id: &DocumentId) -> Result<(), database::Data
 #[derive(Clone)]
 pub struct DatabaseReader {
     pub(crate) txn: SharedTxn,
+    /// The query journal of this execution (pagination ends; empty in mutations).
+    pub(crate) journal: Journal,
 }
 
 impl DatabaseReader {
@@ -271,7 +274,7 @@ impl DatabaseReader {
     /// Read access to the system tables (`ctx.db.system`): `_scheduled_functions`, `_storage`. Reads are recorded
     /// like any other, so queries over system tables are reactive.
     pub fn system(&self) -> SystemReader {
-        SystemReader { txn: self.txn.clone() }
+        SystemReader { txn: self.txn.clone(), journal: self.journal.clone() }
     }
 
     /// Starts a query over a table (by creation time unless an index is chosen).
@@ -280,12 +283,13 @@ impl DatabaseReader {
             txn: self.txn.clone(),
             request: ScanRequest::new(table, database::schema::BY_CREATION_TIME),
             denied: check_app_table(table).err(),
+            journal: self.journal.clone(),
         }
     }
 
     /// Read access to a component's tables (`namespace/table`), for component code such as the auth helpers.
     pub fn component(&self, namespace: &str) -> ComponentReader {
-        ComponentReader { txn: self.txn.clone(), namespace: namespace.to_string() }
+        ComponentReader { txn: self.txn.clone(), namespace: namespace.to_string(), journal: self.journal.clone() }
     }
 
     /// The table an id belongs to (`db.normalizeId`'s check), if it is a valid id of an existing table.
@@ -300,6 +304,7 @@ impl DatabaseReader {
 #[derive(Clone)]
 pub struct SystemReader {
     txn: SharedTxn,
+    journal: Journal,
 }
 
 impl SystemReader {
@@ -325,6 +330,7 @@ impl SystemReader {
             txn: self.txn.clone(),
             request: ScanRequest::new(table, database::schema::BY_CREATION_TIME),
             denied,
+            journal: self.journal.clone(),
         }
     }
 }
@@ -334,6 +340,7 @@ impl SystemReader {
 pub struct ComponentReader {
     txn: SharedTxn,
     namespace: String,
+    journal: Journal,
 }
 
 impl ComponentReader {
@@ -358,6 +365,7 @@ impl ComponentReader {
             txn: self.txn.clone(),
             request: ScanRequest::new(&full, database::schema::BY_CREATION_TIME),
             denied: None,
+            journal: self.journal.clone(),
         }
     }
 }
@@ -377,7 +385,7 @@ impl std::ops::Deref for DatabaseWriter {
 
 impl DatabaseWriter {
     pub(crate) fn new(txn: SharedTxn) -> Self {
-        DatabaseWriter { reader: DatabaseReader { txn } }
+        DatabaseWriter { reader: DatabaseReader { txn, journal: Journal::default() } }
     }
 
     /// Inserts a document (any `Serialize` that becomes an object); returns its id.
@@ -470,28 +478,12 @@ impl From<Document> for Value {
     }
 }
 
-/// Pagination options, like Convex's `paginationOpts` (`{numItems, cursor}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaginationOptions {
-    pub num_items: f64,
-    pub cursor: Option<String>,
-}
-
-/// One page, serialized as Convex's `{page, isDone, continueCursor}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaginationResult {
-    pub page: Vec<Document>,
-    pub is_done: bool,
-    pub continue_cursor: String,
-}
-
 /// A query under construction: `ctx.db.query("t").with_index(..).order(..).filter(..)` then a terminal call.
 pub struct QueryBuilder {
     txn: SharedTxn,
     request: ScanRequest,
     denied: Option<FunctionError>,
+    journal: Journal,
 }
 
 impl QueryBuilder {
@@ -551,34 +543,11 @@ impl QueryBuilder {
         Ok(docs.pop().map(Document))
     }
 
-    /// One page of results after `cursor` (`None` = from the start).
+    /// One page of results (Convex's `.paginate(paginationOpts)`; see the `pagination` module for the contract).
     pub async fn paginate(self, options: PaginationOptions) -> Result<PaginationResult, FunctionError> {
-        let n = options.num_items;
-        if !(n.is_finite() && n >= 1.0) {
-            return Err(FunctionError::msg(format!("paginationOpts.numItems must be a positive number, got {n}")));
+        if let Some(denied) = self.denied {
+            return Err(denied);
         }
-        let after = match options.cursor.as_deref() {
-            None | Some("") => None,
-            Some(c) => Some(decode_cursor(c)?),
-        };
-        let result = self.run(Some(n as usize), after.clone()).await?;
-        let last = result.last_key.or(after).unwrap_or_default();
-        Ok(PaginationResult {
-            page: result.documents.into_iter().map(Document).collect(),
-            is_done: result.done,
-            continue_cursor: encode_cursor(&last),
-        })
+        crate::pagination::paginate(&self.txn, self.request, &self.journal, options).await
     }
-}
-
-fn encode_cursor(key: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
-}
-
-fn decode_cursor(cursor: &str) -> Result<Vec<u8>, FunctionError> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| FunctionError::msg(format!("invalid pagination cursor {cursor:?}")))
 }

@@ -13,18 +13,20 @@ mod context;
 mod error;
 mod http_router;
 mod identity;
+mod pagination;
 pub mod path;
 mod runtime;
 
 pub use app::{App, FunctionDefinition, FunctionKind, Visibility};
 pub use context::{
     ActionCtx, Auth, ComponentReader, DatabaseReader, DatabaseWriter, Document, IntoDocumentId, MutationCtx,
-    PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, SystemReader,
+    QueryBuilder, QueryCtx, SystemReader,
 };
 pub use database::{IndexRange, Order};
 pub use error::{FunctionError, FunctionFailure};
 pub use http_router::{CorsConfig, HttpRequest, HttpResponse, RouteDefinition};
 pub use identity::{AuthVerifier, NoAuthProviders, UserIdentity, VerifiedToken, VerifyError};
+pub use pagination::{pagination_opts_of, pagination_opts_validator, PageStatus, PaginationOptions, PaginationResult};
 pub use runtime::{Caller, Outcome, Runtime};
 
 #[cfg(test)]

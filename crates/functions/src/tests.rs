@@ -277,7 +277,7 @@ async fn paginate_walks_an_index_range_with_cursors() {
     }
     assert_eq!(seen, vec![0, 2, 4, 6, 8]);
     let bad = call(&rt, "items:page", obj! {"numItems" => 2.0, "cursor" => "!!"}, None).await;
-    assert!(bad.result.unwrap_err().message.contains("invalid pagination cursor"));
+    assert!(bad.result.unwrap_err().message.contains("InvalidCursor"));
 }
 
 #[tokio::test]

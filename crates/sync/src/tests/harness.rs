@@ -101,6 +101,17 @@ fn test_app(runs: Arc<Runs>) -> App {
             Ok(bodies(ctx.db.query("messages").with_index("by_author", |q| q.eq("author", author)).collect().await?))
         }
     });
+    // Newest first, one page (the pagination demo's `messages:list`), items as bodies.
+    let r = runs.clone();
+    app.query("messages:page", move |ctx: QueryCtx, args: Value| {
+        let r = r.clone();
+        async move {
+            r.bump("messages:page");
+            let opts = functions::pagination_opts_of(&args)?;
+            let page = ctx.db.query("messages").order(functions::Order::Desc).paginate(opts).await?;
+            Ok(page.map(|d| d.get("body").cloned().unwrap_or(Value::Null)))
+        }
+    });
     app.mutation("messages:send", |ctx: MutationCtx, args: Value| async move {
         ctx.db.insert("messages", obj! {"body" => args.get("body").cloned().unwrap_or(Value::Null)}).await?;
         Ok(Value::Null)

@@ -8,4 +8,5 @@ mod bad_input;
 mod chunks;
 mod conversation;
 mod mutations;
+mod pagination;
 mod reactivity;
