@@ -285,7 +285,13 @@ impl Runtime {
             }
             Handler::Action(handler) => {
                 if let Some(validator) = &def.args {
-                    if let Err(e) = validator.check(&args, &|_| None) {
+                    // No transaction: ids resolve against the catalog, as in queries and mutations.
+                    let catalog = self.db.catalog();
+                    let id_table = |s: &str| {
+                        let id = value::DocumentId::parse(s).ok()?;
+                        catalog.table_by_number(id.table().0).map(|t| t.name.clone())
+                    };
+                    if let Err(e) = validator.check(&args, &id_table) {
                         return (Err(FunctionError::msg(format!("ArgumentValidationError: {e}"))), None, None);
                     }
                 }
@@ -351,9 +357,14 @@ impl Runtime {
         value::limits::check_value(&value)
             .map_err(|e| FunctionError::msg(format!("function result is too large: {e}")))?;
         let Some(validator) = &def.returns else { return Ok(value) };
+        let catalog = self.db.catalog();
         let id_table = |s: &str| {
             let id = value::DocumentId::parse(s).ok()?;
-            txn.and_then(|t| t.table_name_of(&id))
+            match txn {
+                Some(t) => t.table_name_of(&id),
+                // Actions: ids resolve against the catalog.
+                None => catalog.table_by_number(id.table().0).map(|t| t.name.clone()),
+            }
         };
         validator.check(&value, &id_table).map_err(|e| FunctionError::msg(format!("ReturnsValidationError: {e}")))?;
         Ok(value)

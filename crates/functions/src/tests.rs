@@ -374,3 +374,27 @@ async fn system_tables_are_read_through_db_system_and_written_only_by_the_platfo
     let err = txn.insert("_undeclared", value::Object::new()).await.unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
 }
+
+/// Actions validate ids like queries and mutations: `v.id("t")` accepts an id of `t` (arguments and returns) and
+/// refuses one of another table.
+#[tokio::test]
+async fn action_validators_resolve_table_ids() {
+    let mut app = counter_app();
+    app.action("act:echoId", |_: ActionCtx, args: Value| async move { Ok(args.get("id").cloned()) })
+        .args(v::object([("id", v::id("counters"))]))
+        .returns(v::id("counters"));
+    app.action(
+        "act:logId",
+        |ctx: ActionCtx, _: Value| async move { ctx.run_mutation("counter:create", obj! {}).await },
+    )
+    .returns(v::id("log"));
+    let rt = runtime(app).await;
+    let id = call(&rt, "counter:create", obj! {}, None).await.result.unwrap();
+    let echoed = call(&rt, "act:echoId", obj! {"id" => id.clone()}, None).await.result.unwrap();
+    assert_eq!(echoed, id);
+    call(&rt, "log:writeThenFail", obj! {}, None).await.result.unwrap_err();
+    let wrong = call(&rt, "act:logId", obj! {}, None).await.result.unwrap_err();
+    assert!(wrong.message.contains("ReturnsValidationError"), "{}", wrong.message);
+    let not_an_id = call(&rt, "act:echoId", obj! {"id" => "nope"}, None).await.result.unwrap_err();
+    assert!(not_an_id.message.contains("ArgumentValidationError"), "{}", not_an_id.message);
+}
