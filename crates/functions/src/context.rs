@@ -284,6 +284,7 @@ impl DatabaseReader {
             request: ScanRequest::new(table, database::schema::BY_CREATION_TIME),
             denied: check_app_table(table).err(),
             journal: self.journal.clone(),
+            search: None,
         }
     }
 
@@ -331,6 +332,7 @@ impl SystemReader {
             request: ScanRequest::new(table, database::schema::BY_CREATION_TIME),
             denied,
             journal: self.journal.clone(),
+            search: None,
         }
     }
 }
@@ -366,6 +368,7 @@ impl ComponentReader {
             request: ScanRequest::new(&full, database::schema::BY_CREATION_TIME),
             denied: None,
             journal: self.journal.clone(),
+            search: None,
         }
     }
 }
@@ -484,6 +487,8 @@ pub struct QueryBuilder {
     request: ScanRequest,
     denied: Option<FunctionError>,
     journal: Journal,
+    /// Set by `with_search_index`: the query is a full-text search in relevance order.
+    search: Option<database::SearchQuery>,
 }
 
 impl QueryBuilder {
@@ -491,6 +496,24 @@ impl QueryBuilder {
     pub fn with_index(mut self, index: &str, range: impl FnOnce(IndexRange) -> IndexRange) -> Self {
         self.request.index = index.to_string();
         self.request.range = range(IndexRange::all());
+        self
+    }
+
+    /// A full-text search (`withSearchIndex`): `with_search_index("search_body", |q| q.search("body", "hello
+    /// world").eq("channel", "#general"))`. Results come in relevance order (see `database::search`).
+    pub fn with_search_index(
+        mut self,
+        index: &str,
+        filter: impl FnOnce(crate::search::SearchFilter) -> crate::search::SearchFilter,
+    ) -> Self {
+        let built = filter(crate::search::SearchFilter::default());
+        self.search = Some(database::SearchQuery {
+            table: self.request.table.clone(),
+            index: index.to_string(),
+            search_field: built.field,
+            text: built.text,
+            filters: built.filters,
+        });
         self
     }
 
@@ -515,6 +538,9 @@ impl QueryBuilder {
         let mut request = self.request;
         request.limit = limit;
         request.after = after;
+        if let Some(search) = self.search {
+            return crate::search::run(&self.txn, &search, request.filter.as_ref(), limit).await;
+        }
         with_txn(&self.txn, async |t| t.scan(request).await).await
     }
 
@@ -547,6 +573,9 @@ impl QueryBuilder {
     pub async fn paginate(self, options: PaginationOptions) -> Result<PaginationResult, FunctionError> {
         if let Some(denied) = self.denied {
             return Err(denied);
+        }
+        if let Some(search) = self.search {
+            return crate::search::paginate(&self.txn, &search, self.request.filter.as_ref(), options).await;
         }
         crate::pagination::paginate(&self.txn, self.request, &self.journal, options).await
     }

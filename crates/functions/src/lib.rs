@@ -16,6 +16,7 @@ mod identity;
 mod pagination;
 pub mod path;
 mod runtime;
+mod search;
 
 pub use app::{App, FunctionDefinition, FunctionKind, Visibility};
 pub use context::{
@@ -28,6 +29,7 @@ pub use http_router::{CorsConfig, HttpRequest, HttpResponse, RouteDefinition};
 pub use identity::{AuthVerifier, NoAuthProviders, UserIdentity, VerifiedToken, VerifyError};
 pub use pagination::{pagination_opts_of, pagination_opts_validator, PageStatus, PaginationOptions, PaginationResult};
 pub use runtime::{Caller, Outcome, Runtime};
+pub use search::SearchFilter;
 
 #[cfg(test)]
 mod tests;

@@ -6,3 +6,4 @@
 //! demo's.
 
 pub mod pagination;
+pub mod search;

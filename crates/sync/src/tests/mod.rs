@@ -10,3 +10,4 @@ mod conversation;
 mod mutations;
 mod pagination;
 mod reactivity;
+mod search;
