@@ -531,8 +531,14 @@ impl QueryBuilder {
         self
     }
 
-    /// Ascending (default) or descending index order.
+    /// Ascending (default) or descending index order. A search is always in relevance order: ordering one is an
+    /// error, as in Convex.
     pub fn order(mut self, order: Order) -> Self {
+        if self.search.is_some() && self.denied.is_none() {
+            self.denied = Some(FunctionError::msg(
+                "Search queries must always be in relevance order. Can not set order manually.",
+            ));
+        }
         self.request.order = order;
         self
     }

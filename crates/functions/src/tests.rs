@@ -431,6 +431,10 @@ fn search_app() -> App {
             None => Ok(value::to_value(&q.collect().await?)?),
         }
     });
+    app.query("notes:ordered", |ctx: QueryCtx, _: Value| async move {
+        let q = ctx.db.query("notes").with_search_index("search_text", |q| q.search("text", "apple"));
+        q.order(Order::Desc).collect().await
+    });
     app.query("notes:first", |ctx: QueryCtx, _: Value| async move {
         let q = ctx.db.query("notes").with_search_index("search_text", |q| q.search("text", "apple"));
         let q = q.filter(|d| d.get("tag") != Some(&Value::from("skip")));
@@ -473,6 +477,8 @@ async fn search_queries_collect_filter_and_paginate() {
     let other = obj! {"q" => "pie", "paginationOpts" => obj! {"numItems" => 3.0, "cursor" => cursor}};
     let refused = call(&rt, "notes:search", other, None).await.result.unwrap_err();
     assert!(refused.message.contains("InvalidCursor"), "{}", refused.message);
+    let ordered = call(&rt, "notes:ordered", obj! {}, None).await.result.unwrap_err();
+    assert!(ordered.message.contains("Search queries must always be in relevance order"), "{}", ordered.message);
     let empty = call(&rt, "notes:search", obj! {"q" => ""}, None).await.result.unwrap();
     assert_eq!(empty, Value::Array(vec![]));
 }
