@@ -19,6 +19,7 @@ mod generate;
 
 pub use database::schema::{BY_CREATION_TIME, BY_ID};
 pub use database::{IndexRange, Order, Schema, TableDefinition};
+pub use functions::{pagination_opts_of, pagination_opts_validator, PageStatus, SearchFilter};
 pub use functions::{
     ActionCtx, App, Auth, ComponentReader, CorsConfig, DatabaseReader, DatabaseWriter, Document, FunctionError,
     HttpRequest, HttpResponse, MutationCtx, PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, SystemReader,

@@ -17,9 +17,28 @@ pub struct IndexInfo {
     pub id: IndexId,
     pub name: String,
     pub key_fields: Vec<String>,
+    /// A full-text search index: its entries are postings (see [`crate::search`]), several per document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchSpec>,
+}
+
+/// What a search index indexes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchSpec {
+    pub search_field: String,
+    pub filter_fields: Vec<String>,
 }
 
 impl IndexInfo {
+    /// Every key of a document in this index: one for a database index, one posting per distinct term for a search
+    /// index.
+    pub fn keys_of(&self, doc: &Object) -> Vec<Vec<u8>> {
+        match &self.search {
+            Some(spec) => crate::search::posting_keys(spec, doc),
+            None => vec![self.key_of(doc)],
+        }
+    }
+
     /// The index key of a document (an object holding `_id` and `_creationTime`).
     pub fn key_of(&self, doc: &Object) -> Vec<u8> {
         let mut key = Vec::with_capacity(32);
@@ -91,7 +110,13 @@ impl Catalog {
 
     pub fn allocate_index(&mut self, name: &str, key_fields: Vec<String>) -> IndexInfo {
         self.next_index += 1;
-        IndexInfo { id: self.next_index, name: name.to_string(), key_fields }
+        IndexInfo { id: self.next_index, name: name.to_string(), key_fields, search: None }
+    }
+
+    pub fn allocate_search_index(&mut self, name: &str, spec: SearchSpec) -> IndexInfo {
+        let mut info = self.allocate_index(name, Vec::new());
+        info.search = Some(spec);
+        info
     }
 
     /// Adds a table with its two built-in indexes and returns it.

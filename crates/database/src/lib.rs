@@ -14,6 +14,7 @@ mod committer;
 mod error;
 pub mod query;
 pub mod schema;
+pub mod search;
 mod serializable;
 mod transaction;
 pub mod write_log;
@@ -22,16 +23,17 @@ pub use catalog::{Catalog, IndexInfo, TableInfo};
 pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClock, UnixTime};
 pub use error::{DatabaseError, Result};
 pub use query::{IndexRange, ScanRequest, ScanResult};
-pub use schema::{IndexDefinition, Schema, TableDefinition};
+pub use schema::{IndexDefinition, Schema, SearchIndexDefinition, TableDefinition};
+pub use search::{SearchHit, SearchQuery};
 pub use serializable::{run_serializable, run_serializable_with, MaybeConflict, RetryPolicy};
-pub use storage::{Order, Timestamp};
+pub use storage::{KeyRange, Order, Timestamp};
 pub use transaction::{Transaction, TransactionLimits, TransactionUsage};
 pub use write_log::{CommitEntry, ReadSet, WriteSet};
 
 use committer::{CommitRequest, CommitState};
 use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
-use storage::{DynPersistence, KeyRange, Order as ScanOrder};
+use storage::{DynPersistence, Order as ScanOrder};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Shared handle to a deployment's database. Cheap to clone.
@@ -297,10 +299,17 @@ impl Database {
             indexes.retain(|ix| {
                 let builtin = ix.name == schema::BY_ID || ix.name == schema::BY_CREATION_TIME;
                 let keep = builtin
-                    || def
-                        .indexes
-                        .iter()
-                        .any(|d| d.name == ix.name && catalog::user_key_fields(&d.fields) == ix.key_fields);
+                    || match &ix.search {
+                        None => def
+                            .indexes
+                            .iter()
+                            .any(|d| d.name == ix.name && catalog::user_key_fields(&d.fields) == ix.key_fields),
+                        Some(spec) => def.search_indexes.iter().any(|d| {
+                            d.name == ix.name
+                                && d.search_field == spec.search_field
+                                && d.filter_fields == spec.filter_fields
+                        }),
+                    };
                 if !keep {
                     to_clear.push(ix.id);
                 }
@@ -321,6 +330,23 @@ impl Database {
                 }
                 if !indexes.iter().any(|ix| ix.name == declared.name) {
                     let info = catalog.allocate_index(&declared.name, catalog::user_key_fields(&declared.fields));
+                    to_build.push((name.clone(), info.clone()));
+                    indexes.push(info);
+                }
+            }
+            for declared in &def.search_indexes {
+                if def.indexes.iter().any(|d| d.name == declared.name) {
+                    return Err(DatabaseError::Invalid(format!(
+                        "index name {:?} on table {name:?} is used twice",
+                        declared.name
+                    )));
+                }
+                if !indexes.iter().any(|ix| ix.name == declared.name) {
+                    let spec = catalog::SearchSpec {
+                        search_field: declared.search_field.clone(),
+                        filter_fields: declared.filter_fields.clone(),
+                    };
+                    let info = catalog.allocate_search_index(&declared.name, spec);
                     to_build.push((name.clone(), info.clone()));
                     indexes.push(info);
                 }
@@ -359,11 +385,9 @@ impl Database {
             let mut entries = Vec::with_capacity(page.len());
             for entry in &page {
                 let doc = transaction::decode_document(&entry.document.body)?;
-                entries.push(storage::IndexWrite {
-                    index: index.id,
-                    key: index.key_of(&doc),
-                    id: Some(entry.id.clone()),
-                });
+                for key in index.keys_of(&doc) {
+                    entries.push(storage::IndexWrite { index: index.id, key, id: Some(entry.id.clone()) });
+                }
             }
             self.inner.persistence.backfill_index(entries).await?;
             range.start = next;

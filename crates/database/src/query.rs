@@ -127,6 +127,12 @@ pub struct ScanRequest {
     pub filter: Option<Filter>,
     /// Resume after this key (exclusive), as returned in [`ScanResult::last_key`].
     pub after: Option<Vec<u8>>,
+    /// Stop at this key (inclusive): the fixed end of a page (`endCursor`).
+    pub until: Option<Vec<u8>>,
+    /// Stop after examining this many documents (before the filter), like `maximumRowsRead`.
+    pub max_examined: Option<usize>,
+    /// Stop once this many bytes of documents were examined, like `maximumBytesRead`.
+    pub max_bytes: Option<usize>,
 }
 
 impl ScanRequest {
@@ -139,6 +145,9 @@ impl ScanRequest {
             limit: None,
             filter: None,
             after: None,
+            until: None,
+            max_examined: None,
+            max_bytes: None,
         }
     }
 }
@@ -147,6 +156,13 @@ impl ScanRequest {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScanResult {
     pub documents: Vec<Object>,
+    /// The index key of each returned document (same order as `documents`).
+    pub keys: Vec<Vec<u8>>,
+    /// How many documents were examined (before the filter) and their size.
+    pub examined: usize,
+    pub bytes_examined: usize,
+    /// Whether `max_examined` or `max_bytes` stopped the scan before the range or the limit was reached.
+    pub capped: bool,
     /// The key of the last document examined (for cursors), if any.
     pub last_key: Option<Vec<u8>>,
     /// Whether the whole range was examined.

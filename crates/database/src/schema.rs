@@ -15,12 +15,23 @@ pub struct IndexDefinition {
     pub fields: Vec<String>,
 }
 
+/// A declared full-text search index (`.searchIndex(name, {searchField, filterFields})`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchIndexDefinition {
+    pub name: String,
+    /// The string field whose words are indexed.
+    pub search_field: String,
+    /// Fields a search may restrict with `eq` (at most 16).
+    pub filter_fields: Vec<String>,
+}
+
 /// One table's declaration.
 #[derive(Debug, Clone, Default)]
 pub struct TableDefinition {
     /// Validator for user fields (an object validator), `None` = any document.
     pub document: Option<BTreeMap<String, FieldValidator>>,
     pub indexes: Vec<IndexDefinition>,
+    pub search_indexes: Vec<SearchIndexDefinition>,
 }
 
 impl TableDefinition {
@@ -34,7 +45,19 @@ impl TableDefinition {
         TableDefinition {
             document: Some(fields.into_iter().map(|(k, f)| (k.into(), f.into())).collect()),
             indexes: Vec::new(),
+            search_indexes: Vec::new(),
         }
+    }
+
+    /// Declares a full-text search index (like `.searchIndex("search_body", {searchField: "body", filterFields:
+    /// ["channel"]})`).
+    pub fn search_index(mut self, name: &str, search_field: &str, filter_fields: &[&str]) -> Self {
+        self.search_indexes.push(SearchIndexDefinition {
+            name: name.to_string(),
+            search_field: search_field.to_string(),
+            filter_fields: filter_fields.iter().map(|f| f.to_string()).collect(),
+        });
+        self
     }
 
     /// Declares an index (like `.index("by_author", ["author"])`).

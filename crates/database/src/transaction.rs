@@ -39,23 +39,23 @@ pub struct TransactionUsage {
     pub bytes_written: usize,
 }
 
-struct PendingWrite {
-    table: TableNumber,
+pub(crate) struct PendingWrite {
+    pub(crate) table: TableNumber,
     /// The document as of the snapshot (`None` when created by this transaction).
-    old: Option<Object>,
+    pub(crate) old: Option<Object>,
     /// The document after this transaction (`None` when deleted).
-    new: Option<Object>,
+    pub(crate) new: Option<Object>,
 }
 
 /// Snapshot size of a page fetched from storage during scans.
 const PAGE: usize = 128;
 
 pub struct Transaction {
-    inner: Arc<Inner>,
-    snapshot: Arc<dyn Snapshot>,
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) snapshot: Arc<dyn Snapshot>,
     read_only: bool,
-    reads: ReadSet,
-    writes: BTreeMap<DocumentId, PendingWrite>,
+    pub(crate) reads: ReadSet,
+    pub(crate) writes: BTreeMap<DocumentId, PendingWrite>,
     usage: TransactionUsage,
 }
 
@@ -131,7 +131,7 @@ impl Transaction {
             .ok_or_else(|| DatabaseError::Invalid(format!("document id {id} does not belong to any table")))
     }
 
-    fn charge_read(&mut self, doc: &Object) -> Result<()> {
+    pub(crate) fn charge_read(&mut self, doc: &Object) -> Result<()> {
         self.usage.documents_read += 1;
         self.usage.bytes_read += limits::size_of(&Value::Object(doc.clone()));
         let l = self.inner.limits;
@@ -167,12 +167,27 @@ impl Transaction {
         Ok(Some(doc))
     }
 
+    /// The key interval an index range covers (what pagination cursors are bound to). Reads nothing.
+    pub async fn key_range(&self, table: &str, index: &str, range: &crate::IndexRange) -> Result<KeyRange> {
+        let table_info = Database::ensure_table(&self.inner, table).await?;
+        let index_info = table_info
+            .index(index)
+            .ok_or_else(|| DatabaseError::NotFound(format!("index {index:?} not found on table {table:?}")))?;
+        range.to_key_range(index_info)
+    }
+
     /// Scans an index range, merging this transaction's own writes, and records the interval examined.
     pub async fn scan(&mut self, request: ScanRequest) -> Result<ScanResult> {
         let table = Database::ensure_table(&self.inner, &request.table).await?;
         let index = table.index(&request.index).cloned().ok_or_else(|| {
             DatabaseError::NotFound(format!("index {:?} not found on table {:?}", request.index, request.table))
         })?;
+        if index.search.is_some() {
+            return Err(DatabaseError::Invalid(format!(
+                "{:?} is a search index: query it with `with_search_index`",
+                request.index
+            )));
+        }
         let mut range = request.range.to_key_range(&index)?;
         if let Some(after) = &request.after {
             match request.order {
@@ -189,7 +204,24 @@ impl Transaction {
                 }
             }
         }
+        if let Some(until) = &request.until {
+            match request.order {
+                Order::Asc => {
+                    let next = key_successor(until);
+                    if range.end.as_ref().is_none_or(|end| &next < end) {
+                        range.end = Some(next);
+                    }
+                }
+                Order::Desc => {
+                    if until > &range.start {
+                        range.start = until.clone();
+                    }
+                }
+            }
+        }
         let limit = request.limit.unwrap_or(usize::MAX);
+        let max_examined = request.max_examined.unwrap_or(usize::MAX).max(1);
+        let max_bytes = request.max_bytes.unwrap_or(usize::MAX).max(1);
         let mut result = ScanResult::default();
         if range.is_empty() || limit == 0 {
             result.done = range.is_empty();
@@ -264,13 +296,20 @@ impl Transaction {
             if !take_overlay {
                 self.charge_read(&doc)?;
             }
+            result.examined += 1;
+            result.bytes_examined += limits::size_of(&Value::Object(doc.clone()));
             let keep = request.filter.as_ref().is_none_or(|f| f(&doc));
-            last_key = Some(key);
             if keep {
                 result.documents.push(doc);
-                if result.documents.len() >= limit {
-                    break;
-                }
+                result.keys.push(key.clone());
+            }
+            last_key = Some(key);
+            if keep && result.documents.len() >= limit {
+                break;
+            }
+            if result.examined >= max_examined || result.bytes_examined >= max_bytes {
+                result.capped = true;
+                break;
             }
         }
         // Record exactly the interval examined.
@@ -477,6 +516,9 @@ impl Transaction {
 }
 
 fn write_index(index: &IndexInfo, id: &[u8], pending: &PendingWrite, commit: &mut Commit, writes: &mut WriteSet) {
+    if index.search.is_some() {
+        return write_postings(index, id, pending, commit, writes);
+    }
     let old_key = pending.old.as_ref().map(|d| index.key_of(d));
     let new_key = pending.new.as_ref().map(|d| index.key_of(d));
     if old_key != new_key {
@@ -491,5 +533,28 @@ fn write_index(index: &IndexInfo, id: &[u8], pending: &PendingWrite, commit: &mu
     } else if let Some(k) = new_key {
         // Same key, new contents: readers of this key must still see the change.
         writes.push(index.id, k);
+    }
+}
+
+/// A search index: the postings the old version had and the new one lacks are removed, new ones added; a posting
+/// in both is unchanged (its key holds the term frequency and length, so a changed count is a new key).
+fn write_postings(index: &IndexInfo, id: &[u8], pending: &PendingWrite, commit: &mut Commit, writes: &mut WriteSet) {
+    let old: std::collections::BTreeSet<Vec<u8>> =
+        pending.old.as_ref().map(|d| index.keys_of(d).into_iter().collect()).unwrap_or_default();
+    let new: std::collections::BTreeSet<Vec<u8>> =
+        pending.new.as_ref().map(|d| index.keys_of(d).into_iter().collect()).unwrap_or_default();
+    for key in old.difference(&new) {
+        commit.indexes.push(IndexWrite { index: index.id, key: key.clone(), id: None });
+        writes.push(index.id, key.clone());
+    }
+    for key in new.difference(&old) {
+        commit.indexes.push(IndexWrite { index: index.id, key: key.clone(), id: Some(id.to_vec()) });
+        writes.push(index.id, key.clone());
+    }
+    if old == new {
+        // Same postings, new contents: searches that return this document must still re-run.
+        for key in new {
+            writes.push(index.id, key);
+        }
     }
 }

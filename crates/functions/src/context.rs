@@ -1,10 +1,11 @@
 //! What a function receives: `ctx.db`, `ctx.auth`, environment variables and a log sink.
 
+use crate::pagination::{Journal, PaginationOptions, PaginationResult};
 use crate::runtime::Runtime;
 use crate::{FunctionError, UserIdentity};
 use database::{IndexRange, Order, ScanRequest, Transaction};
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use value::{DocumentId, Object, Value};
@@ -264,6 +265,8 @@ fn hide_component(t: &Transaction, id: &DocumentId) -> Result<(), database::Data
 #[derive(Clone)]
 pub struct DatabaseReader {
     pub(crate) txn: SharedTxn,
+    /// The query journal of this execution (pagination ends; empty in mutations).
+    pub(crate) journal: Journal,
 }
 
 impl DatabaseReader {
@@ -285,7 +288,7 @@ impl DatabaseReader {
     /// Read access to the system tables (`ctx.db.system`): `_scheduled_functions`, `_storage`. Reads are recorded
     /// like any other, so queries over system tables are reactive.
     pub fn system(&self) -> SystemReader {
-        SystemReader { txn: self.txn.clone() }
+        SystemReader { txn: self.txn.clone(), journal: self.journal.clone() }
     }
 
     /// Starts a query over a table (by creation time unless an index is chosen).
@@ -294,12 +297,14 @@ impl DatabaseReader {
             txn: self.txn.clone(),
             request: ScanRequest::new(table, database::schema::BY_CREATION_TIME),
             denied: check_app_table(table).err(),
+            journal: self.journal.clone(),
+            search: None,
         }
     }
 
     /// Read access to a component's tables (`namespace/table`), for component code such as the auth helpers.
     pub fn component(&self, namespace: &str) -> ComponentReader {
-        ComponentReader { txn: self.txn.clone(), namespace: namespace.to_string() }
+        ComponentReader { txn: self.txn.clone(), namespace: namespace.to_string(), journal: self.journal.clone() }
     }
 
     /// The table an id belongs to (`db.normalizeId`'s check), if it is a valid id of an existing table.
@@ -314,6 +319,7 @@ impl DatabaseReader {
 #[derive(Clone)]
 pub struct SystemReader {
     txn: SharedTxn,
+    journal: Journal,
 }
 
 impl SystemReader {
@@ -339,6 +345,8 @@ impl SystemReader {
             txn: self.txn.clone(),
             request: ScanRequest::new(table, database::schema::BY_CREATION_TIME),
             denied,
+            journal: self.journal.clone(),
+            search: None,
         }
     }
 }
@@ -348,6 +356,7 @@ impl SystemReader {
 pub struct ComponentReader {
     txn: SharedTxn,
     namespace: String,
+    journal: Journal,
 }
 
 impl ComponentReader {
@@ -372,6 +381,8 @@ impl ComponentReader {
             txn: self.txn.clone(),
             request: ScanRequest::new(&full, database::schema::BY_CREATION_TIME),
             denied: None,
+            journal: self.journal.clone(),
+            search: None,
         }
     }
 }
@@ -391,7 +402,7 @@ impl std::ops::Deref for DatabaseWriter {
 
 impl DatabaseWriter {
     pub(crate) fn new(txn: SharedTxn) -> Self {
-        DatabaseWriter { reader: DatabaseReader { txn } }
+        DatabaseWriter { reader: DatabaseReader { txn, journal: Journal::default() } }
     }
 
     /// Inserts a document (any `Serialize` that becomes an object); returns its id.
@@ -484,28 +495,14 @@ impl From<Document> for Value {
     }
 }
 
-/// Pagination options, like Convex's `paginationOpts` (`{numItems, cursor}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaginationOptions {
-    pub num_items: f64,
-    pub cursor: Option<String>,
-}
-
-/// One page, serialized as Convex's `{page, isDone, continueCursor}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaginationResult {
-    pub page: Vec<Document>,
-    pub is_done: bool,
-    pub continue_cursor: String,
-}
-
 /// A query under construction: `ctx.db.query("t").with_index(..).order(..).filter(..)` then a terminal call.
 pub struct QueryBuilder {
     txn: SharedTxn,
     request: ScanRequest,
     denied: Option<FunctionError>,
+    journal: Journal,
+    /// Set by `with_search_index`: the query is a full-text search in relevance order.
+    search: Option<database::SearchQuery>,
 }
 
 impl QueryBuilder {
@@ -516,8 +513,32 @@ impl QueryBuilder {
         self
     }
 
-    /// Ascending (default) or descending index order.
+    /// A full-text search (`withSearchIndex`): `with_search_index("search_body", |q| q.search("body", "hello
+    /// world").eq("channel", "#general"))`. Results come in relevance order (see `database::search`).
+    pub fn with_search_index(
+        mut self,
+        index: &str,
+        filter: impl FnOnce(crate::search::SearchFilter) -> crate::search::SearchFilter,
+    ) -> Self {
+        let built = filter(crate::search::SearchFilter::default());
+        self.search = Some(database::SearchQuery {
+            table: self.request.table.clone(),
+            index: index.to_string(),
+            search_field: built.field,
+            text: built.text,
+            filters: built.filters,
+        });
+        self
+    }
+
+    /// Ascending (default) or descending index order. A search is always in relevance order: ordering one is an
+    /// error, as in Convex.
     pub fn order(mut self, order: Order) -> Self {
+        if self.search.is_some() && self.denied.is_none() {
+            self.denied = Some(FunctionError::msg(
+                "Search queries must always be in relevance order. Can not set order manually.",
+            ));
+        }
         self.request.order = order;
         self
     }
@@ -537,6 +558,9 @@ impl QueryBuilder {
         let mut request = self.request;
         request.limit = limit;
         request.after = after;
+        if let Some(search) = self.search {
+            return crate::search::run(&self.txn, &search, request.filter.as_ref(), limit).await;
+        }
         with_txn(&self.txn, async |t| t.scan(request).await).await
     }
 
@@ -565,34 +589,14 @@ impl QueryBuilder {
         Ok(docs.pop().map(Document))
     }
 
-    /// One page of results after `cursor` (`None` = from the start).
+    /// One page of results (Convex's `.paginate(paginationOpts)`; see the `pagination` module for the contract).
     pub async fn paginate(self, options: PaginationOptions) -> Result<PaginationResult, FunctionError> {
-        let n = options.num_items;
-        if !(n.is_finite() && n >= 1.0) {
-            return Err(FunctionError::msg(format!("paginationOpts.numItems must be a positive number, got {n}")));
+        if let Some(denied) = self.denied {
+            return Err(denied);
         }
-        let after = match options.cursor.as_deref() {
-            None | Some("") => None,
-            Some(c) => Some(decode_cursor(c)?),
-        };
-        let result = self.run(Some(n as usize), after.clone()).await?;
-        let last = result.last_key.or(after).unwrap_or_default();
-        Ok(PaginationResult {
-            page: result.documents.into_iter().map(Document).collect(),
-            is_done: result.done,
-            continue_cursor: encode_cursor(&last),
-        })
+        if let Some(search) = self.search {
+            return crate::search::paginate(&self.txn, &search, self.request.filter.as_ref(), options).await;
+        }
+        crate::pagination::paginate(&self.txn, self.request, &self.journal, options).await
     }
-}
-
-fn encode_cursor(key: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
-}
-
-fn decode_cursor(cursor: &str) -> Result<Vec<u8>, FunctionError> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| FunctionError::msg(format!("invalid pagination cursor {cursor:?}")))
 }

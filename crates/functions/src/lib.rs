@@ -15,14 +15,16 @@ mod error;
 pub mod executor;
 mod http_router;
 mod identity;
+mod pagination;
 pub mod path;
 mod runtime;
 pub mod scheduler;
+mod search;
 
 pub use app::{App, FunctionDefinition, FunctionKind, Visibility};
 pub use context::{
     ActionCtx, Auth, ComponentReader, DatabaseReader, DatabaseWriter, Document, IntoDocumentId, MutationCtx,
-    PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, SystemReader,
+    QueryBuilder, QueryCtx, SystemReader,
 };
 pub use cron::{Crons, Schedule, Weekday};
 pub use database::{IndexRange, Order};
@@ -30,8 +32,10 @@ pub use error::{FunctionError, FunctionFailure};
 pub use executor::{Executor, ExecutorConfig};
 pub use http_router::{CorsConfig, HttpRequest, HttpResponse, RouteDefinition};
 pub use identity::{AuthVerifier, NoAuthProviders, UserIdentity, VerifiedToken, VerifyError};
+pub use pagination::{pagination_opts_of, pagination_opts_validator, PageStatus, PaginationOptions, PaginationResult};
 pub use runtime::{Caller, Outcome, Runtime};
 pub use scheduler::{JobState, Scheduler};
+pub use search::SearchFilter;
 
 #[cfg(test)]
 mod tests;

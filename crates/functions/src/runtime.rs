@@ -8,6 +8,7 @@ use crate::context::{
 use crate::error::FunctionFailure;
 use crate::executor::{Claim, ClaimedRun};
 use crate::http_router::{apply_cors, HttpRequest, HttpResponse};
+use crate::pagination::Journal;
 use crate::path::FunctionPath;
 use crate::scheduler::Scheduler;
 use crate::{FunctionError, UserIdentity};
@@ -44,6 +45,9 @@ pub struct Outcome {
     pub ts: Option<Timestamp>,
     /// What a query read (for subscriptions).
     pub reads: Option<ReadSet>,
+    /// A subscribed query's journal after this execution (its pagination ends), to send with the result and pass
+    /// to the next execution; `None` when it did not paginate.
+    pub journal: Option<String>,
 }
 
 /// Who is calling.
@@ -147,7 +151,7 @@ impl Runtime {
         caller: Caller,
         expected: Option<FunctionKind>,
     ) -> Outcome {
-        self.run_inner(path, args, caller, expected, At::Latest).await
+        self.run_inner(path, args, caller, expected, At::Latest, None).await
     }
 
     /// Runs a query as of timestamp `ts`. Exact when a snapshot at `ts` is pinned ([`database::Database::pin_latest`]);
@@ -161,9 +165,9 @@ impl Runtime {
         ts: Timestamp,
     ) -> Option<Outcome> {
         if self.db.begin_at(ts).is_some() {
-            return Some(self.run_inner(path, args, caller, Some(FunctionKind::Query), At::Pinned(ts)).await);
+            return Some(self.run_inner(path, args, caller, Some(FunctionKind::Query), At::Pinned(ts), None).await);
         }
-        let outcome = self.run_inner(path, args, caller, Some(FunctionKind::Query), At::Latest).await;
+        let outcome = self.run_inner(path, args, caller, Some(FunctionKind::Query), At::Latest, None).await;
         let (Some(reads), Some(ran_at)) = (&outcome.reads, outcome.ts) else { return Some(outcome) };
         if ran_at <= ts {
             return Some(outcome);
@@ -175,7 +179,20 @@ impl Runtime {
 
     /// Runs a query in a shared read view (all of a sync client's queries at one timestamp).
     pub async fn run_query_in(self: &Arc<Self>, view: &ReadView, path: &str, args: Value, caller: Caller) -> Outcome {
-        self.run_inner(path, args, caller, Some(FunctionKind::Query), At::View(view)).await
+        self.run_inner(path, args, caller, Some(FunctionKind::Query), At::View(view), None).await
+    }
+
+    /// Runs a subscribed query in a shared read view with its query journal (`None` on the first execution): its
+    /// `paginate` calls end where the journal says, and [`Outcome::journal`] is the journal to keep.
+    pub async fn run_subscribed_query(
+        self: &Arc<Self>,
+        view: &ReadView,
+        path: &str,
+        args: Value,
+        caller: Caller,
+        journal: Option<&str>,
+    ) -> Outcome {
+        self.run_inner(path, args, caller, Some(FunctionKind::Query), At::View(view), journal).await
     }
 
     async fn run_inner(
@@ -185,6 +202,7 @@ impl Runtime {
         caller: Caller,
         expected: Option<FunctionKind>,
         at: At<'_>,
+        journal_in: Option<&str>,
     ) -> Outcome {
         let request_id = self.request_id();
         let failure = |message: String| Outcome {
@@ -192,6 +210,7 @@ impl Runtime {
             log_lines: Vec::new(),
             ts: None,
             reads: None,
+            journal: journal_in.map(str::to_string),
         };
         let def = match self.lookup(path, &caller) {
             Ok(def) => def.clone(),
@@ -208,12 +227,18 @@ impl Runtime {
             }
         }
         let logs = LogSink::default();
-        let (result, ts, reads) = self.execute(&def, args, &caller, &logs, at).await;
+        let journal = Journal::new(journal_in);
+        let (result, ts, reads) = self.execute(&def, args, &caller, &logs, at, &journal).await;
+        let journal = match &result {
+            Ok(_) => journal.output(),
+            Err(_) => journal_in.map(str::to_string),
+        };
         Outcome {
             result: result.map_err(|e| FunctionFailure::from_error(&request_id, &e)),
             log_lines: logs.take(),
             ts,
             reads,
+            journal,
         }
     }
 
@@ -224,6 +249,7 @@ impl Runtime {
         caller: &Caller,
         logs: &LogSink,
         at: At<'_>,
+        journal: &Journal,
     ) -> (Result<Value, FunctionError>, Option<Timestamp>, Option<ReadSet>) {
         if !matches!(args, Value::Object(_)) {
             return (Err(FunctionError::msg("ArgumentValidationError: arguments must be an object")), None, None);
@@ -250,7 +276,7 @@ impl Runtime {
                 let ts = txn.ts();
                 let shared: SharedTxn = Arc::new(tokio::sync::Mutex::new(Some(txn)));
                 let ctx = QueryCtx {
-                    db: DatabaseReader { txn: shared.clone() },
+                    db: DatabaseReader { txn: shared.clone(), journal: journal.clone() },
                     auth: Auth::new(caller.identity.clone()),
                     common: self.common(logs),
                 };
@@ -293,6 +319,7 @@ impl Runtime {
             }
             Handler::Action(handler) => {
                 if let Some(validator) = &def.args {
+                    // No transaction: ids resolve against the catalog, as in queries and mutations.
                     let catalog = self.db.catalog();
                     let id_table = |s: &str| {
                         let id = value::DocumentId::parse(s).ok()?;
@@ -376,9 +403,14 @@ impl Runtime {
         value::limits::check_value(&value)
             .map_err(|e| FunctionError::msg(format!("function result is too large: {e}")))?;
         let Some(validator) = &def.returns else { return Ok(value) };
+        let catalog = self.db.catalog();
         let id_table = |s: &str| {
             let id = value::DocumentId::parse(s).ok()?;
-            txn.and_then(|t| t.table_name_of(&id))
+            match txn {
+                Some(t) => t.table_name_of(&id),
+                // Actions: ids resolve against the catalog.
+                None => catalog.table_by_number(id.table().0).map(|t| t.name.clone()),
+            }
         };
         validator.check(&value, &id_table).map_err(|e| FunctionError::msg(format!("ReturnsValidationError: {e}")))?;
         Ok(value)
@@ -404,7 +436,8 @@ impl Runtime {
                 capitalize(def.kind().name())
             )));
         }
-        let (result, _, _) = Box::pin(self.execute(&def, args, &caller, logs, At::Latest)).await;
+        let journal = Journal::default();
+        let (result, _, _) = Box::pin(self.execute(&def, args, &caller, logs, At::Latest, &journal)).await;
         result
     }
 

@@ -277,7 +277,7 @@ async fn paginate_walks_an_index_range_with_cursors() {
     }
     assert_eq!(seen, vec![0, 2, 4, 6, 8]);
     let bad = call(&rt, "items:page", obj! {"numItems" => 2.0, "cursor" => "!!"}, None).await;
-    assert!(bad.result.unwrap_err().message.contains("invalid pagination cursor"));
+    assert!(bad.result.unwrap_err().message.contains("InvalidCursor"));
 }
 
 #[tokio::test]
@@ -384,4 +384,101 @@ fn component_schemas_do_not_make_a_schemaless_app_strict() {
     assert!(app.schema_ref().strict_tables, "declaring its own tables makes it strict");
     app.extend_schema(Schema::new().table("component/more", TableDefinition::new()));
     assert!(app.schema_ref().strict_tables);
+}
+
+/// Actions validate ids like queries and mutations: `v.id("t")` accepts an id of `t` (arguments and returns) and
+/// refuses one of another table.
+#[tokio::test]
+async fn action_validators_resolve_table_ids() {
+    let mut app = counter_app();
+    app.action("act:echoId", |_: ActionCtx, args: Value| async move { Ok(args.get("id").cloned()) })
+        .args(v::object([("id", v::id("counters"))]))
+        .returns(v::id("counters"));
+    app.action(
+        "act:logId",
+        |ctx: ActionCtx, _: Value| async move { ctx.run_mutation("counter:create", obj! {}).await },
+    )
+    .returns(v::id("log"));
+    let rt = runtime(app).await;
+    let id = call(&rt, "counter:create", obj! {}, None).await.result.unwrap();
+    let echoed = call(&rt, "act:echoId", obj! {"id" => id.clone()}, None).await.result.unwrap();
+    assert_eq!(echoed, id);
+    call(&rt, "log:writeThenFail", obj! {}, None).await.result.unwrap_err();
+    let wrong = call(&rt, "act:logId", obj! {}, None).await.result.unwrap_err();
+    assert!(wrong.message.contains("ReturnsValidationError"), "{}", wrong.message);
+    let not_an_id = call(&rt, "act:echoId", obj! {"id" => "nope"}, None).await.result.unwrap_err();
+    assert!(not_an_id.message.contains("ArgumentValidationError"), "{}", not_an_id.message);
+}
+
+fn search_app() -> App {
+    let mut app = App::new();
+    app.schema(Schema::new().table("notes", TableDefinition::new().search_index("search_text", "text", &["tag"])));
+    app.mutation("notes:add", |ctx: MutationCtx, args: Value| async move {
+        Ok(ctx.db.insert("notes", args).await?.to_string())
+    });
+    app.query("notes:search", |ctx: QueryCtx, args: Value| async move {
+        let text = args.get("q").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let tag = args.get("tag").and_then(|v| v.as_str()).map(str::to_string);
+        let q = ctx.db.query("notes").with_search_index("search_text", |q| {
+            let q = q.search("text", &text);
+            match tag {
+                Some(tag) => q.eq("tag", tag),
+                None => q,
+            }
+        });
+        match args.get("paginationOpts") {
+            Some(_) => Ok(value::to_value(&q.paginate(pagination_opts_of(&args)?).await?)?),
+            None => Ok(value::to_value(&q.collect().await?)?),
+        }
+    });
+    app.query("notes:ordered", |ctx: QueryCtx, _: Value| async move {
+        let q = ctx.db.query("notes").with_search_index("search_text", |q| q.search("text", "apple"));
+        q.order(Order::Desc).collect().await
+    });
+    app.query("notes:first", |ctx: QueryCtx, _: Value| async move {
+        let q = ctx.db.query("notes").with_search_index("search_text", |q| q.search("text", "apple"));
+        let q = q.filter(|d| d.get("tag") != Some(&Value::from("skip")));
+        q.first().await
+    });
+    app
+}
+
+/// `with_search_index` from functions: collect with an `eq` filter, `first` after a `.filter`, and `paginate` through
+/// the relevance order with cursors bound to the search.
+#[tokio::test]
+async fn search_queries_collect_filter_and_paginate() {
+    let rt = runtime(search_app()).await;
+    for (text, tag) in
+        [("apple pie", "food"), ("apple apple apple", "skip"), ("green apple tree", "nature"), ("apple", "food")]
+    {
+        call(&rt, "notes:add", obj! {"text" => text, "tag" => tag}, None).await.result.unwrap();
+    }
+    let texts = |v: &Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|d| d.get("text").and_then(|t| t.as_str()).unwrap().to_string()).collect()
+    };
+    let food = call(&rt, "notes:search", obj! {"q" => "apple", "tag" => "food"}, None).await.result.unwrap();
+    assert_eq!(texts(&food), ["apple", "apple pie"]);
+    let first = call(&rt, "notes:first", obj! {}, None).await.result.unwrap();
+    assert_eq!(first.get("text"), Some(&Value::from("apple")));
+    let all = texts(&call(&rt, "notes:search", obj! {"q" => "apple"}, None).await.result.unwrap());
+    assert_eq!(all.len(), 4);
+    let mut cursor = Value::Null;
+    let mut paged = Vec::new();
+    loop {
+        let args = obj! {"q" => "apple", "paginationOpts" => obj! {"numItems" => 3.0, "cursor" => cursor.clone()}};
+        let page = call(&rt, "notes:search", args, None).await.result.unwrap();
+        paged.extend(texts(page.get("page").unwrap()));
+        cursor = page.get("continueCursor").cloned().unwrap();
+        if page.get("isDone") == Some(&Value::Boolean(true)) {
+            break;
+        }
+    }
+    assert_eq!(paged, all);
+    let other = obj! {"q" => "pie", "paginationOpts" => obj! {"numItems" => 3.0, "cursor" => cursor}};
+    let refused = call(&rt, "notes:search", other, None).await.result.unwrap_err();
+    assert!(refused.message.contains("InvalidCursor"), "{}", refused.message);
+    let ordered = call(&rt, "notes:ordered", obj! {}, None).await.result.unwrap_err();
+    assert!(ordered.message.contains("Search queries must always be in relevance order"), "{}", ordered.message);
+    let empty = call(&rt, "notes:search", obj! {"q" => ""}, None).await.result.unwrap();
+    assert_eq!(empty, Value::Array(vec![]));
 }

@@ -125,6 +125,10 @@ error_codes! {
         TooManyConcurrentActions = ("TooManyConcurrentActions", 429, "too many concurrent actions");
         /// The token that authenticated the socket expired.
         TokenExpired = ("TokenExpired", 401, "Convex token identity expired");
+        /// A pagination cursor (or query journal) that does not belong to the paginated query: the query fails with
+        /// this code in its message and `{isConvexSystemError: true, paginationError: "InvalidCursor"}` as data, and
+        /// `usePaginatedQuery` starts over.
+        InvalidCursor = ("InvalidCursor", 400, "the pagination cursor does not belong to this query");
     }
     BetterAuth {
         USER_NOT_FOUND = ("USER_NOT_FOUND", 404, "User not found");

@@ -13,12 +13,13 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
-/// What a subscription is, apart from time: `path \0 arguments \0 identity`, built once per subscription (and again
-/// when the identity changes), so looking up a shared evaluation allocates nothing.
+/// What a subscription is, apart from time: `path \0 arguments \0 identity \0 journal`, built once per subscription
+/// (and again when the identity or the journal changes), so looking up a shared evaluation allocates nothing.
 pub type QueryKey = Arc<str>;
 
-pub fn query_key(path: &str, args_json: &str, identity_json: &str) -> QueryKey {
-    Arc::from(format!("{path}\0{args_json}\0{identity_json}"))
+pub fn query_key(path: &str, args_json: &str, identity_json: &str, journal: Option<&str>) -> QueryKey {
+    let journal = journal.unwrap_or("");
+    Arc::from(format!("{path}\0{args_json}\0{identity_json}\0{journal}"))
 }
 
 /// A query's result, serialised once: cloning it for another socket copies pointers.
@@ -37,6 +38,8 @@ pub struct Evaluated {
     pub digest: u64,
     /// What the evaluation read (`None` for failures, which re-run on every commit until they succeed).
     pub reads: Option<ReadSet>,
+    /// The query journal after this evaluation (sent with the result, kept for the next one).
+    pub journal: Option<String>,
 }
 
 fn digest_of(parts: &[&str]) -> u64 {
@@ -59,9 +62,10 @@ impl Evaluated {
             Ok(v) => {
                 let value = SharedJson::new(&value::json::to_json(v));
                 let logs = outcome.log_lines.join("\n");
-                let digest = digest_of(&["ok", value.get(), &logs]);
+                let journal = outcome.journal.clone();
+                let digest = digest_of(&["ok", value.get(), &logs, journal.as_deref().unwrap_or("")]);
                 let result = SharedResult::Updated { value, log_lines: Arc::from(outcome.log_lines.as_slice()) };
-                Evaluated { result, digest, reads: outcome.reads.clone() }
+                Evaluated { result, digest, reads: outcome.reads.clone(), journal }
             }
             Err(f) => {
                 let data = f.data.as_ref().map(|d| SharedJson::new(&value::json::to_json(d)));
@@ -73,7 +77,7 @@ impl Evaluated {
                     data,
                     log_lines: Arc::from(outcome.log_lines.as_slice()),
                 };
-                Evaluated { result, digest, reads: None }
+                Evaluated { result, digest, reads: None, journal: outcome.journal.clone() }
             }
         }
     }
@@ -87,13 +91,13 @@ impl Evaluated {
                 query_id,
                 value: value.clone(),
                 log_lines: log_lines.clone(),
-                journal: None,
+                journal: self.journal.clone(),
             },
             SharedResult::Failed { message, data, log_lines } => StateModification::QueryFailed {
                 query_id,
                 error_message: message.clone(),
                 log_lines: log_lines.clone(),
-                journal: None,
+                journal: self.journal.clone(),
                 error_data: data.clone(),
             },
         }

@@ -44,8 +44,11 @@ struct Query {
     invalid: Option<String>,
     /// The arguments as Convex JSON text (part of the shared-evaluation key).
     args_json: String,
-    /// Path, arguments and identity: which shared evaluation this subscription reads.
+    /// Path, arguments, identity and journal: which shared evaluation this subscription reads.
     key: QueryKey,
+    /// The query journal (pagination ends): from the client's Add, then from each evaluation; every re-execution
+    /// runs with it, so a subscribed page keeps its end.
+    journal: Option<String>,
     reads: Option<ReadSet>,
     hash: Option<u64>,
 }
@@ -196,7 +199,7 @@ impl Worker {
                 }
                 for modification in modifications {
                     match modification {
-                        QuerySetModification::Add { query_id, udf_path, args, .. } => {
+                        QuerySetModification::Add { query_id, udf_path, args, journal, .. } => {
                             if self.queries.contains_key(&query_id) {
                                 return self.fatal(
                                     ErrorCode::DuplicateQueryId,
@@ -209,9 +212,17 @@ impl Worker {
                             };
                             self.removed.retain(|id| *id != query_id);
                             let args_json = value::json::to_json_string(&args);
-                            let key = query_key(&udf_path, &args_json, &self.identity_json);
-                            let query =
-                                Query { path: udf_path, args, invalid, args_json, key, reads: None, hash: None };
+                            let key = query_key(&udf_path, &args_json, &self.identity_json, journal.as_deref());
+                            let query = Query {
+                                path: udf_path,
+                                args,
+                                invalid,
+                                args_json,
+                                key,
+                                journal,
+                                reads: None,
+                                hash: None,
+                            };
                             self.queries.insert(query_id, query);
                             self.added.insert(query_id);
                         }
@@ -276,7 +287,7 @@ impl Worker {
                 self.identity_json =
                     self.identity.as_ref().map(|i| value::json::to_json_string(&i.to_value())).unwrap_or_default();
                 for query in self.queries.values_mut() {
-                    query.key = query_key(&query.path, &query.args_json, &self.identity_json);
+                    query.key = query_key(&query.path, &query.args_json, &self.identity_json, query.journal.as_deref());
                 }
                 self.identity_changed = true;
                 self.update_due = true;
@@ -414,10 +425,11 @@ impl Worker {
                 None => {
                     let runtime = &self.services.runtime;
                     let (path, args, caller, view) = (&query.path, &query.args, &caller, &view);
+                    let journal = query.journal.as_deref();
                     self.services
                         .queries
                         .get_or_run(view.ts(), &query.key, || {
-                            runtime.run_query_in(view, path, args.clone(), caller.clone())
+                            runtime.run_subscribed_query(view, path, args.clone(), caller.clone(), journal)
                         })
                         .await
                 }
@@ -426,6 +438,10 @@ impl Worker {
             if let Some(query) = self.queries.get_mut(&id) {
                 // A failed query has no read set: re-run it on every commit until it succeeds.
                 query.reads = evaluated.reads.clone();
+                if query.journal != evaluated.journal {
+                    query.journal = evaluated.journal.clone();
+                    query.key = query_key(&query.path, &query.args_json, &self.identity_json, query.journal.as_deref());
+                }
                 if is_new || query.hash != Some(evaluated.digest) {
                     modifications.push(evaluated.modification(id));
                 }
@@ -495,6 +511,7 @@ fn failed(message: String) -> Outcome {
         log_lines: Vec::new(),
         ts: None,
         reads: None,
+        journal: None,
     }
 }
 

@@ -6,4 +6,6 @@
 //! demo's.
 
 pub mod cron_jobs;
+pub mod pagination;
 pub mod scheduling;
+pub mod search;

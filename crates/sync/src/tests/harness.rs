@@ -81,7 +81,10 @@ fn test_app(runs: Arc<Runs>) -> App {
     let mut app = App::new();
     app.schema(
         Schema::new()
-            .table("messages", TableDefinition::new().index("by_author", &["author"]))
+            .table(
+                "messages",
+                TableDefinition::new().index("by_author", &["author"]).search_index("search_body", "body", &[]),
+            )
             .table("other", TableDefinition::new()),
     );
     let r = runs.clone();
@@ -99,6 +102,28 @@ fn test_app(runs: Arc<Runs>) -> App {
             r.bump("messages:byAuthor");
             let author = str_arg(&args, "author");
             Ok(bodies(ctx.db.query("messages").with_index("by_author", |q| q.eq("author", author)).collect().await?))
+        }
+    });
+    // The search demo's `messages:search`, as bodies.
+    let r = runs.clone();
+    app.query("messages:search", move |ctx: QueryCtx, args: Value| {
+        let r = r.clone();
+        async move {
+            r.bump("messages:search");
+            let text = str_arg(&args, "query");
+            let q = ctx.db.query("messages").with_search_index("search_body", |q| q.search("body", &text));
+            Ok(bodies(q.take(10).await?))
+        }
+    });
+    // Newest first, one page (the pagination demo's `messages:list`), items as bodies.
+    let r = runs.clone();
+    app.query("messages:page", move |ctx: QueryCtx, args: Value| {
+        let r = r.clone();
+        async move {
+            r.bump("messages:page");
+            let opts = functions::pagination_opts_of(&args)?;
+            let page = ctx.db.query("messages").order(functions::Order::Desc).paginate(opts).await?;
+            Ok(page.map(|d| d.get("body").cloned().unwrap_or(Value::Null)))
         }
     });
     app.mutation("messages:send", |ctx: MutationCtx, args: Value| async move {

@@ -8,4 +8,6 @@ mod bad_input;
 mod chunks;
 mod conversation;
 mod mutations;
+mod pagination;
 mod reactivity;
+mod search;
