@@ -548,7 +548,8 @@ impl Runtime {
         logs: &LogSink,
     ) -> Result<Value, FunctionError> {
         let caller = Caller { identity: None, internal: true, job };
-        let (result, _, _) = self.execute(def, args, &caller, logs, At::Latest).await;
+        let journal = Journal::default();
+        let (result, _, _) = self.execute(def, args, &caller, logs, At::Latest, &journal).await;
         result
     }
 
