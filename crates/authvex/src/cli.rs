@@ -418,7 +418,15 @@ fn process_env() -> std::collections::BTreeMap<String, String> {
     ];
     // Social providers' credentials: GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET, GOOGLE_…, <PROVIDER_ID>_CLIENT_….
     let credential = |name: &str| name.ends_with("_CLIENT_ID") || name.ends_with("_CLIENT_SECRET");
-    std::env::vars().filter(|(name, _)| NAMES.contains(&name.as_str()) || credential(name)).collect()
+    // File storage: the S3 bucket (S3_STORAGE_FILES_BUCKET, S3_ENDPOINT_URL, AWS_*) and upload limits.
+    let files = |name: &str| {
+        name.starts_with("S3_")
+            || name.starts_with("AWS_")
+            || name.starts_with("AUTHVEX_MAX_UPLOAD")
+            || name.starts_with("AUTHVEX_UPLOAD_URL")
+            || name.starts_with("AUTHVEX_ORPHAN")
+    };
+    std::env::vars().filter(|(name, _)| NAMES.contains(&name.as_str()) || credential(name) || files(name)).collect()
 }
 
 /// Waits for Ctrl-C or SIGTERM. The SIGTERM handler is installed by [`TermSignal::install`] before the URLs are

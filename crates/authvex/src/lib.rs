@@ -24,6 +24,7 @@ pub use functions::{
     HttpRequest, HttpResponse, MutationCtx, PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, SystemReader,
     UserIdentity,
 };
+pub use functions::{FileMetadata, StorageActions, StorageReader, StorageWriter};
 pub use http::{HeaderValue, Method, StatusCode};
 pub use value::validator::v;
 pub use value::{json, obj, DocumentId, Object, Validator, Value};

@@ -102,6 +102,8 @@ macro_rules! common_methods {
 pub struct QueryCtx {
     pub db: DatabaseReader,
     pub auth: Auth,
+    /// File URLs and metadata (`ctx.storage`).
+    pub storage: crate::storage::StorageReader,
     pub(crate) common: Common,
 }
 
@@ -113,6 +115,8 @@ impl QueryCtx {
 pub struct MutationCtx {
     pub db: DatabaseWriter,
     pub auth: Auth,
+    /// Upload URLs, file URLs and deletion in this transaction (`ctx.storage`).
+    pub storage: crate::storage::StorageWriter,
     pub(crate) common: Common,
 }
 
@@ -124,6 +128,8 @@ impl MutationCtx {
 /// transaction.
 pub struct ActionCtx {
     pub auth: Auth,
+    /// Files in and out (`ctx.storage`), each call its own transaction.
+    pub storage: crate::storage::StorageActions,
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) common: Common,
 }
@@ -163,7 +169,7 @@ impl ActionCtx {
 
 pub(crate) type SharedTxn = Arc<tokio::sync::Mutex<Option<Transaction>>>;
 
-async fn with_txn<T>(
+pub(crate) async fn with_txn<T>(
     txn: &SharedTxn,
     f: impl AsyncFnOnce(&mut Transaction) -> Result<T, database::DatabaseError>,
 ) -> Result<T, FunctionError> {

@@ -15,6 +15,7 @@ mod http_router;
 mod identity;
 pub mod path;
 mod runtime;
+pub mod storage;
 
 pub use app::{App, FunctionDefinition, FunctionKind, Visibility};
 pub use context::{
@@ -26,6 +27,9 @@ pub use error::{FunctionError, FunctionFailure};
 pub use http_router::{CorsConfig, HttpRequest, HttpResponse, RouteDefinition};
 pub use identity::{AuthVerifier, NoAuthProviders, UserIdentity, VerifiedToken, VerifyError};
 pub use runtime::{Caller, Outcome, Runtime};
+pub use storage::{
+    FileMetadata, FileStorage, FileStorageConfig, StorageActions, StorageFailure, StorageReader, StorageWriter,
+};
 
 #[cfg(test)]
 mod tests;

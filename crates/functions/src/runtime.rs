@@ -8,6 +8,7 @@ use crate::context::{
 use crate::error::FunctionFailure;
 use crate::http_router::{apply_cors, HttpRequest, HttpResponse};
 use crate::path::FunctionPath;
+use crate::storage::{AfterCommit, FileStorage, FileStorageConfig, StorageActions, StorageReader, StorageWriter};
 use crate::{FunctionError, UserIdentity};
 use database::{Database, ReadSet, ReadView, Timestamp, Transaction};
 
@@ -61,15 +62,44 @@ pub struct Runtime {
     functions: BTreeMap<FunctionPath, FunctionDefinition>,
     http: crate::http_router::HttpRouter,
     env: RwLock<Arc<BTreeMap<String, String>>>,
+    files: Arc<FileStorage>,
 }
 
 impl Runtime {
     /// Builds the runtime; fails with every registration mistake of the app.
     pub fn new(db: Database, app: App, env: BTreeMap<String, String>) -> Result<Arc<Runtime>, String> {
+        let clock = db.clock().clone();
+        let blobs: blobs::DynBlobStore = Arc::new(blobs::MemoryBlobStore::new(move || clock.now()));
+        Self::with_files(db, app, env, blobs, FileStorageConfig::default())
+    }
+
+    /// Builds the runtime with file bytes in `blobs` (the schema must include [`crate::storage::storage_schema`]).
+    pub fn with_files(
+        db: Database,
+        app: App,
+        env: BTreeMap<String, String>,
+        blobs: blobs::DynBlobStore,
+        files: FileStorageConfig,
+    ) -> Result<Arc<Runtime>, String> {
         if !app.errors.is_empty() {
             return Err(app.errors.join("; "));
         }
-        Ok(Arc::new(Runtime { db, functions: app.functions, http: app.http, env: RwLock::new(Arc::new(env)) }))
+        let files = Arc::new(FileStorage::new(db.clone(), blobs, files));
+        Ok(Arc::new(Runtime { db, functions: app.functions, http: app.http, env: RwLock::new(Arc::new(env)), files }))
+    }
+
+    /// File storage (upload and serving URLs, the orphan sweep).
+    pub fn files(&self) -> &Arc<FileStorage> {
+        &self.files
+    }
+
+    /// The API origin's URL functions build file URLs on (`CONVEX_CLOUD_URL`).
+    fn api_base_url(&self) -> String {
+        self.env.read().get("CONVEX_CLOUD_URL").map(|u| u.trim_end_matches('/').to_string()).unwrap_or_default()
+    }
+
+    fn storage_actions(&self) -> StorageActions {
+        StorageActions::new(self.files.clone(), self.api_base_url())
     }
 
     pub fn database(&self) -> &Database {
@@ -221,6 +251,7 @@ impl Runtime {
                 let ctx = QueryCtx {
                     db: DatabaseReader { txn: shared.clone() },
                     auth: Auth::new(caller.identity.clone()),
+                    storage: StorageReader::new(shared.clone(), self.files.clone(), self.api_base_url()),
                     common: self.common(logs),
                 };
                 let result = handler(ctx, args).await;
@@ -265,6 +296,7 @@ impl Runtime {
                 }
                 let ctx = ActionCtx {
                     auth: Auth::new(caller.identity.clone()),
+                    storage: self.storage_actions(),
                     runtime: self.clone(),
                     common: self.common(logs),
                 };
@@ -292,9 +324,14 @@ impl Runtime {
             return Ok(Attempted::NotStarted(e));
         }
         let shared: SharedTxn = Arc::new(tokio::sync::Mutex::new(Some(txn)));
+        let deleted_files = AfterCommit::default();
         let ctx = MutationCtx {
             db: DatabaseWriter::new(shared.clone()),
             auth: Auth::new(caller.identity.clone()),
+            storage: StorageWriter::new(
+                StorageReader::new(shared.clone(), self.files.clone(), self.api_base_url()),
+                deleted_files.clone(),
+            ),
             common: self.common(attempt_logs),
         };
         let result = handler(ctx, args).await;
@@ -303,6 +340,9 @@ impl Runtime {
             (Ok(v), Some(txn)) => {
                 let v = self.check_returns(def, v, Some(&txn))?;
                 let ts = self.db.commit(txn).await?;
+                // Files the mutation deleted lose their bytes now that their rows are gone.
+                let deleted = std::mem::take(&mut *deleted_files.lock());
+                self.files.delete_blobs(deleted).await;
                 Ok(Attempted::Committed(v, ts))
             }
             (Ok(_), None) => Err(FunctionError::internal("mutation transaction vanished")),
@@ -377,8 +417,12 @@ impl Runtime {
         let request_id = self.request_id();
         let logs = LogSink::default();
         let caller = Caller { identity, internal: false };
-        let ctx =
-            ActionCtx { auth: Auth::new(caller.identity.clone()), runtime: self.clone(), common: self.common(&logs) };
+        let ctx = ActionCtx {
+            auth: Auth::new(caller.identity.clone()),
+            storage: self.storage_actions(),
+            runtime: self.clone(),
+            common: self.common(&logs),
+        };
         let mut response = match handler(ctx, request).await {
             Ok(r) => r,
             Err(e) => {

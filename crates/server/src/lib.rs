@@ -3,6 +3,7 @@
 
 mod auth_setup;
 pub mod env_store;
+pub mod files_setup;
 pub mod health;
 pub mod identity_setup;
 pub mod redis_rate_limit;
@@ -101,6 +102,8 @@ pub enum ServerError {
     Env(#[from] env_store::EnvError),
     #[error("auth configuration: {0}")]
     Auth(String),
+    #[error("file storage: {0}")]
+    Files(String),
 }
 
 /// The SQLite file inside a data folder.
@@ -176,6 +179,7 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
     if config.auth.is_some() {
         app.extend_schema(auth::schema::auth_schema());
     }
+    app.extend_schema(functions::storage::storage_schema());
     add_builtin_functions(&mut app);
     let clock: Arc<dyn database::Clock> = Arc::new(SystemClock);
     let clock_for_auth = clock.clone();
@@ -217,7 +221,11 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
         None => None,
     };
     let auth = verifier(&config, auth_service.as_ref(), &env, &site_url, clock_for_auth)?;
-    let runtime = Runtime::new(db, app, env).map_err(ServerError::App)?;
+    let setting = |name: &str| config.process_env.get(name).or_else(|| env.get(name)).cloned();
+    let blobs = files_setup::open_blob_store(&config.storage, setting, clock_for_sync.clone())?;
+    let files = functions::FileStorageConfig::from_lookup(setting);
+    tracing::debug!(blobs = %blobs.describe(), "file storage");
+    let runtime = Runtime::with_files(db, app, env, blobs, files).map_err(ServerError::App)?;
 
     let (stop, stopped) = watch::channel(false);
     let sync = sync::SyncServices {
@@ -257,6 +265,7 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
             }
         }));
     }
+    files_setup::spawn_sweeper(runtime.clone(), stopped.clone());
     // Keep env vars fresh so `authvex env set` reaches a running deployment.
     {
         let runtime = runtime.clone();

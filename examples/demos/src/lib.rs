@@ -4,3 +4,5 @@
 //! so the demo's unmodified web frontend works against the `demo-<name>` binary (`demo-<name> dev`, then point the
 //! frontend's `VITE_CONVEX_URL` at `http://127.0.0.1:3210`). The code is ours; only the observable contract is the
 //! demo's.
+
+pub mod file_storage;
