@@ -174,6 +174,10 @@ impl FileStorage {
         &self.blobs
     }
 
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     pub fn config(&self) -> &FileStorageConfig {
         &self.config
     }
