@@ -364,12 +364,10 @@ impl FileStorage {
         for chunk in old.chunks(256) {
             let mut txn = self.db.begin(true).await.map_err(|e| StorageFailure::internal("starting a read", e))?;
             for blob in chunk {
-                let has_row = match DocumentId::parse(&blob.key).ok().filter(|id| self.is_storage_id(id)) {
-                    Some(id) => {
-                        txn.get(&id).await.map_err(|e| StorageFailure::internal("reading _storage", e))?.is_some()
-                    }
-                    None => false,
-                };
+                // Keys that are not storage ids are not this deployment's files: never touched.
+                let Some(id) = DocumentId::parse(&blob.key).ok().filter(|id| self.is_storage_id(id)) else { continue };
+                let has_row =
+                    txn.get(&id).await.map_err(|e| StorageFailure::internal("reading _storage", e))?.is_some();
                 if !has_row {
                     match self.blobs.delete(&blob.key).await {
                         Ok(()) => report.orphaned_blobs += 1,

@@ -213,8 +213,13 @@ async fn the_sweep_removes_old_orphans_and_expired_tokens_only() {
     let config = FileStorageConfig::default();
     let h = harness(config).await;
     let kept = upload(&h.rt, &token_of(&upload_url(&h.rt).await), b"kept").await.unwrap();
-    // Bytes whose row never committed (a crash between the write and the commit).
-    h.blobs.put("orphan", blobs::stream_of(&b"lost"[..]), None).await.unwrap();
+    // Bytes whose row never committed (a crash between the write and the commit): keyed by a storage id.
+    let mut txn = h.rt.database().begin(false).await.unwrap();
+    let orphan = txn.insert(STORAGE_TABLE, value::Object::new()).await.unwrap();
+    drop(txn);
+    h.blobs.put(&orphan.to_string(), blobs::stream_of(&b"lost"[..]), None).await.unwrap();
+    // A key that is no storage id is someone else's object (a shared bucket): left alone.
+    h.blobs.put("foreign", blobs::stream_of(&b"not ours"[..]), None).await.unwrap();
     let _unused_token = upload_url(&h.rt).await;
     // Young orphans are left alone: an upload may be about to commit.
     let report = h.rt.files().sweep().await.unwrap();
@@ -222,6 +227,9 @@ async fn the_sweep_removes_old_orphans_and_expired_tokens_only() {
     h.clock.advance(config.orphan_grace.max(config.upload_url_lifetime).as_nanos() as u64 + 1_000_000_000);
     let report = h.rt.files().sweep().await.unwrap();
     assert_eq!((report.orphaned_blobs, report.expired_tokens), (1, 1));
-    let keys: Vec<String> = h.blobs.list().await.unwrap().into_iter().map(|b| b.key).collect();
-    assert_eq!(keys, [kept.to_string()]);
+    let mut keys: Vec<String> = h.blobs.list().await.unwrap().into_iter().map(|b| b.key).collect();
+    keys.sort();
+    let mut expected = vec![kept.to_string(), "foreign".to_string()];
+    expected.sort();
+    assert_eq!(keys, expected);
 }
