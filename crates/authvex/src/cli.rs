@@ -243,6 +243,7 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
         Command::Export { target, out } => {
             let storage = storage_config(target.data, target.db, None)?;
             let persistence = server::open_storage(&storage).await?;
+            let files = blob_store(&storage, &persistence).await?;
             let bar = spinner("exporting");
             let mut progress = |counts: &TransferCounts, _bytes: u64| show(&bar, counts);
             let counts = match &out {
@@ -250,11 +251,13 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
                     let file =
                         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
                     let mut writer = std::io::BufWriter::new(file);
-                    transfer::export(persistence.as_ref(), &mut writer, &mut progress).await?
+                    transfer::export_with_files(persistence.as_ref(), Some(files.as_ref()), &mut writer, &mut progress)
+                        .await?
                 }
                 None => {
                     let mut writer = std::io::BufWriter::new(std::io::stdout().lock());
-                    transfer::export(persistence.as_ref(), &mut writer, &mut progress).await?
+                    transfer::export_with_files(persistence.as_ref(), Some(files.as_ref()), &mut writer, &mut progress)
+                        .await?
                 }
             };
             bar.finish_and_clear();
@@ -286,7 +289,8 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
                 bar.set_position(bytes);
                 show(&bar, counts);
             };
-            let counts = transfer::import(persistence.as_ref(), &mut input, &mut progress)
+            let files = blob_store(&storage, &persistence).await?;
+            let counts = transfer::import_with_files(persistence.as_ref(), Some(files), &mut input, &mut progress)
                 .await
                 .with_context(|| format!("cannot import {} into {}", file.display(), storage.describe()))?;
             bar.finish_and_clear();
@@ -467,7 +471,22 @@ fn spinner(what: &'static str) -> indicatif::ProgressBar {
 }
 
 fn summary(counts: &TransferCounts) -> String {
-    format!("{} documents, {} index entries, {} metadata entries", counts.documents, counts.index_entries, counts.meta)
+    format!(
+        "{} documents, {} index entries, {} metadata entries, {} files",
+        counts.documents, counts.index_entries, counts.meta, counts.files
+    )
+}
+
+/// Where a deployment's file bytes are, for export and import: the S3 bucket the process env or the deployment env
+/// store names, else the data folder's `files/`.
+async fn blob_store(
+    storage: &StorageConfig,
+    persistence: &storage::DynPersistence,
+) -> anyhow::Result<blobs::DynBlobStore> {
+    let stored = env_store::list(persistence.as_ref()).await.unwrap_or_default();
+    let process = process_env();
+    let setting = |name: &str| process.get(name).or_else(|| stored.get(name)).cloned();
+    Ok(server::files_setup::open_blob_store(storage, setting, std::sync::Arc::new(database::SystemClock))?)
 }
 
 fn show(bar: &indicatif::ProgressBar, counts: &TransferCounts) {
@@ -514,7 +533,15 @@ fn process_env() -> std::collections::BTreeMap<String, String> {
     ];
     // Social providers' credentials: GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET, GOOGLE_…, <PROVIDER_ID>_CLIENT_….
     let credential = |name: &str| name.ends_with("_CLIENT_ID") || name.ends_with("_CLIENT_SECRET");
-    std::env::vars().filter(|(name, _)| NAMES.contains(&name.as_str()) || credential(name)).collect()
+    // File storage: the S3 bucket (S3_STORAGE_FILES_BUCKET, S3_ENDPOINT_URL, AWS_*) and upload limits.
+    let files = |name: &str| {
+        name.starts_with("S3_")
+            || name.starts_with("AWS_")
+            || name.starts_with("AUTHVEX_MAX_UPLOAD")
+            || name.starts_with("AUTHVEX_UPLOAD_URL")
+            || name.starts_with("AUTHVEX_ORPHAN")
+    };
+    std::env::vars().filter(|(name, _)| NAMES.contains(&name.as_str()) || credential(name) || files(name)).collect()
 }
 
 /// Waits for Ctrl-C or SIGTERM. The SIGTERM handler is installed by [`TermSignal::install`] before the URLs are

@@ -26,6 +26,7 @@ pub use functions::{
     UserIdentity,
 };
 pub use functions::{Crons, JobState, Schedule, Scheduler, Weekday};
+pub use functions::{FileMetadata, StorageActions, StorageReader, StorageWriter};
 pub use http::{HeaderValue, Method, StatusCode};
 pub use value::validator::v;
 pub use value::{json, obj, DocumentId, Object, Validator, Value};

@@ -413,6 +413,25 @@ impl Transaction {
         Ok(id)
     }
 
+    /// Inserts a document under an id the caller minted for `table_name` (the platform names a file's bytes by its
+    /// `_storage` id before the row exists). Fails when the id belongs to another table or already exists.
+    pub async fn insert_with_id(&mut self, table_name: &str, id: DocumentId, fields: Object) -> Result<()> {
+        self.check_writable()?;
+        Self::check_user_fields(&fields)?;
+        let table = Database::ensure_table(&self.inner, table_name).await?;
+        if id.table().0 != table.number {
+            return Err(DatabaseError::Invalid(format!("document id {id} does not belong to table {table_name:?}")));
+        }
+        if self.get(&id).await?.is_some() {
+            return Err(DatabaseError::Invalid(format!("document id {id} already exists")));
+        }
+        let mut doc = fields;
+        doc.insert("_id".into(), Value::String(id.to_string()));
+        doc.insert("_creationTime".into(), Value::Float64(self.next_creation_time()));
+        self.validate(table_name, &doc)?;
+        self.record_write(id, table.number, None, Some(doc))
+    }
+
     async fn existing(&mut self, id: &DocumentId, op: &str) -> Result<(TableInfo, Object, Option<Object>)> {
         let table = self.table_of_id(id)?;
         let current = self.get(id).await?;

@@ -103,6 +103,8 @@ macro_rules! common_methods {
 pub struct QueryCtx {
     pub db: DatabaseReader,
     pub auth: Auth,
+    /// File URLs and metadata (`ctx.storage`).
+    pub storage: crate::storage::StorageReader,
     pub(crate) common: Common,
 }
 
@@ -116,6 +118,8 @@ pub struct MutationCtx {
     pub auth: Auth,
     /// Schedules functions as part of this mutation's transaction (they exist only if it commits).
     pub scheduler: crate::Scheduler,
+    /// Upload URLs, file URLs and deletion in this transaction (`ctx.storage`).
+    pub storage: crate::storage::StorageWriter,
     pub(crate) common: Common,
 }
 
@@ -129,6 +133,8 @@ pub struct ActionCtx {
     pub auth: Auth,
     /// Schedules functions, each call its own transaction (they stay scheduled if the action later fails).
     pub scheduler: crate::Scheduler,
+    /// Files in and out (`ctx.storage`), each call its own transaction.
+    pub storage: crate::storage::StorageActions,
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) common: Common,
     /// The scheduled function this action runs as, if any.

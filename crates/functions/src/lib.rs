@@ -20,6 +20,7 @@ pub mod path;
 mod runtime;
 pub mod scheduler;
 mod search;
+pub mod storage;
 
 pub use app::{App, FunctionDefinition, FunctionKind, Visibility};
 pub use context::{
@@ -36,6 +37,9 @@ pub use pagination::{pagination_opts_of, pagination_opts_validator, PageStatus, 
 pub use runtime::{Caller, Outcome, Runtime};
 pub use scheduler::{JobState, Scheduler};
 pub use search::SearchFilter;
+pub use storage::{
+    FileMetadata, FileStorage, FileStorageConfig, StorageActions, StorageFailure, StorageReader, StorageWriter,
+};
 
 #[cfg(test)]
 mod tests;

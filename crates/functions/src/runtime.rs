@@ -11,6 +11,7 @@ use crate::http_router::{apply_cors, HttpRequest, HttpResponse};
 use crate::pagination::Journal;
 use crate::path::FunctionPath;
 use crate::scheduler::Scheduler;
+use crate::storage::{AfterCommit, FileStorage, FileStorageConfig, StorageActions, StorageReader, StorageWriter};
 use crate::{FunctionError, UserIdentity};
 use database::{Database, ReadSet, ReadView, Timestamp, Transaction};
 
@@ -72,11 +73,25 @@ pub struct Runtime {
     crons: crate::cron::Crons,
     http: crate::http_router::HttpRouter,
     env: RwLock<Arc<BTreeMap<String, String>>>,
+    files: Arc<FileStorage>,
 }
 
 impl Runtime {
     /// Builds the runtime; fails with every registration mistake of the app.
     pub fn new(db: Database, app: App, env: BTreeMap<String, String>) -> Result<Arc<Runtime>, String> {
+        let clock = db.clock().clone();
+        let blobs: blobs::DynBlobStore = Arc::new(blobs::MemoryBlobStore::new(move || clock.now()));
+        Self::with_files(db, app, env, blobs, FileStorageConfig::default())
+    }
+
+    /// Builds the runtime with file bytes in `blobs` (the schema must include [`crate::storage::storage_schema`]).
+    pub fn with_files(
+        db: Database,
+        app: App,
+        env: BTreeMap<String, String>,
+        blobs: blobs::DynBlobStore,
+        files: FileStorageConfig,
+    ) -> Result<Arc<Runtime>, String> {
         let mut errors = app.errors.clone();
         errors.extend(app.crons.errors.iter().cloned());
         for job in app.crons.jobs().filter(|j| j.system.is_none()) {
@@ -93,13 +108,29 @@ impl Runtime {
         if !errors.is_empty() {
             return Err(errors.join("; "));
         }
+        let files = Arc::new(FileStorage::new(db.clone(), blobs, files));
         Ok(Arc::new(Runtime {
             db,
             functions: app.functions,
             crons: app.crons,
             http: app.http,
             env: RwLock::new(Arc::new(env)),
+            files,
         }))
+    }
+
+    /// File storage (upload and serving URLs, the orphan sweep).
+    pub fn files(&self) -> &Arc<FileStorage> {
+        &self.files
+    }
+
+    /// The API origin's URL functions build file URLs on (`CONVEX_CLOUD_URL`).
+    fn api_base_url(&self) -> String {
+        self.env.read().get("CONVEX_CLOUD_URL").map(|u| u.trim_end_matches('/').to_string()).unwrap_or_default()
+    }
+
+    fn storage_actions(&self) -> StorageActions {
+        StorageActions::new(self.files.clone(), self.api_base_url())
     }
 
     /// The app's cron jobs.
@@ -278,6 +309,7 @@ impl Runtime {
                 let ctx = QueryCtx {
                     db: DatabaseReader { txn: shared.clone(), journal: journal.clone() },
                     auth: Auth::new(caller.identity.clone()),
+                    storage: StorageReader::new(shared.clone(), self.files.clone(), self.api_base_url()),
                     common: self.common(logs),
                 };
                 let result = handler(ctx, args).await;
@@ -332,6 +364,7 @@ impl Runtime {
                 let ctx = ActionCtx {
                     auth: Auth::new(caller.identity.clone()),
                     scheduler: Scheduler::standalone(self.clone(), caller.job),
+                    storage: self.storage_actions(),
                     runtime: self.clone(),
                     common: self.common(logs),
                     job: caller.job,
@@ -366,10 +399,15 @@ impl Runtime {
             return Ok(Attempted::NotStarted(e));
         }
         let shared: SharedTxn = Arc::new(tokio::sync::Mutex::new(Some(txn)));
+        let deleted_files = AfterCommit::default();
         let ctx = MutationCtx {
             db: DatabaseWriter::new(shared.clone()),
             auth: Auth::new(caller.identity.clone()),
             scheduler: Scheduler::in_transaction(self.clone(), shared.clone(), caller.job),
+            storage: StorageWriter::new(
+                StorageReader::new(shared.clone(), self.files.clone(), self.api_base_url()),
+                deleted_files.clone(),
+            ),
             common: self.common(attempt_logs),
         };
         let result = handler(ctx, args).await;
@@ -381,6 +419,9 @@ impl Runtime {
                     claim.finish(&mut txn, Ok(()), true).await?;
                 }
                 let ts = self.db.commit(txn).await?;
+                // Files the mutation deleted lose their bytes now that their rows are gone.
+                let deleted = std::mem::take(&mut *deleted_files.lock());
+                self.files.delete_blobs(deleted).await;
                 Ok(Attempted::Committed(v, ts))
             }
             (Ok(_), None) => Err(FunctionError::internal("mutation transaction vanished")),
@@ -465,6 +506,7 @@ impl Runtime {
         let ctx = ActionCtx {
             auth: Auth::new(caller.identity.clone()),
             scheduler: Scheduler::standalone(self.clone(), None),
+            storage: self.storage_actions(),
             runtime: self.clone(),
             common: self.common(&logs),
             job: None,

@@ -9,6 +9,7 @@
 mod error;
 mod function_api;
 mod identity;
+mod storage_api;
 mod sync_socket;
 
 pub use error::{status_of, ApiError};
@@ -59,6 +60,8 @@ pub fn api_router(state: ApiState) -> Router {
         .route("/query_ts", post(function_api::query_ts))
         .route("/query_at_ts", post(function_api::query_at_ts))
         .route("/query_batch", post(function_api::query_batch))
+        .route("/storage/upload", post(storage_api::upload))
+        .route("/storage/{id}", get(storage_api::serve))
         .route("/sync", get(sync_socket::sync_unversioned))
         .route("/{version}/sync", get(sync_socket::sync_versioned))
         .fallback(api_not_found)

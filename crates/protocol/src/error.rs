@@ -91,6 +91,16 @@ error_codes! {
         TimestampTooOld = ("TimestampTooOld", 400, "the snapshot at this timestamp is no longer retained");
         NotFound = ("NotFound", 404, "no such route");
         PayloadTooLarge = ("PayloadTooLarge", 413, "request body is too large");
+        /// File storage: an upload URL whose token is malformed, unknown or already used.
+        InvalidUploadToken = ("InvalidUploadToken", 400, "the upload URL is invalid or has already been used; generate a new one");
+        /// File storage: an upload URL past its expiry.
+        UploadUrlExpired = ("UploadUrlExpired", 410, "the upload URL has expired; generate a new one");
+        /// File storage: the upload's body ended before it was complete (the connection was cut); nothing was stored.
+        UploadInterrupted = ("UploadInterrupted", 400, "the upload was interrupted before the whole file arrived; nothing was stored");
+        /// File storage: no file with this storage id (never uploaded, or deleted).
+        FileNotFound = ("FileNotFound", 404, "no file with this storage id");
+        /// File storage: a `Range` header outside the file.
+        RangeNotSatisfiable = ("RangeNotSatisfiable", 416, "the requested range is outside the file");
         /// An `Authorization` header that is neither `Bearer` nor `Convex`, or an admin key (not supported).
         BadAdminKey = ("BadAdminKey", 401, "admin keys are not supported by this deployment");
         /// A snapshot expired while a batch ran; the client should retry.

@@ -3,6 +3,7 @@
 
 mod auth_setup;
 pub mod env_store;
+pub mod files_setup;
 pub mod health;
 pub mod identity_setup;
 pub mod redis_rate_limit;
@@ -104,6 +105,8 @@ pub enum ServerError {
     Env(#[from] env_store::EnvError),
     #[error("auth configuration: {0}")]
     Auth(String),
+    #[error("file storage: {0}")]
+    Files(String),
     #[error("another process is running a deployment on {path} (it holds {}); stop it first", lock_path(path).display())]
     Locked { path: PathBuf },
 }
@@ -212,6 +215,7 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
     if config.auth.is_some() {
         app.extend_schema(auth::schema::auth_schema());
     }
+    app.extend_schema(functions::storage::storage_schema());
     add_builtin_functions(&mut app);
     let clock: Arc<dyn database::Clock> = Arc::new(SystemClock);
     let clock_for_auth = clock.clone();
@@ -256,7 +260,11 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
     if auth_service.is_some() {
         add_auth_housekeeping(&mut app);
     }
-    let runtime = Runtime::new(db, app, env).map_err(ServerError::App)?;
+    let setting = |name: &str| config.process_env.get(name).or_else(|| env.get(name)).cloned();
+    let blobs = files_setup::open_blob_store(&config.storage, setting, clock_for_sync.clone())?;
+    let files = functions::FileStorageConfig::from_lookup(setting);
+    tracing::debug!(blobs = %blobs.describe(), "file storage");
+    let runtime = Runtime::with_files(db, app, env, blobs, files).map_err(ServerError::App)?;
 
     let (stop, stopped) = watch::channel(false);
     // Scheduled functions and crons: every node runs an executor; transactions decide which node runs what.
@@ -299,6 +307,7 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
             }
         }));
     }
+    files_setup::spawn_sweeper(runtime.clone(), stopped.clone());
     // Keep env vars fresh so `authvex env set` reaches a running deployment.
     {
         let runtime = runtime.clone();

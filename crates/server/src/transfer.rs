@@ -5,7 +5,10 @@
 //! 1. `{"format": "authvex-export", "version": 1, "maxTs": N}`, the header;
 //! 2. `{"meta": KEY, "value": BASE64}` for every metadata entry (the catalog, `env/NAME`, …);
 //! 3. `{"table": NAME, "id": BASE64, "doc": {…}}` for every document, the body as stored (Convex JSON);
-//! 4. `{"index": ID, "key": BASE64, "id": BASE64}` for every index entry.
+//! 4. `{"index": ID, "key": BASE64, "id": BASE64}` for every index entry;
+//! 5. `{"file": STORAGE_ID, "offset": N, "data": BASE64}` for the bytes of every `_storage` file, in chunks of at
+//!    most [`FILE_CHUNK`] bytes, a file's chunks in order and together (a file of no bytes is one empty chunk).
+//!    Only written when the export is given the deployment's blob store ([`export_with_files`]).
 //!
 //! Everything is read from one snapshot, so the export is one consistent state. Import requires an empty target
 //! (no commits, no catalog), writes documents and index entries in commits of [`IMPORT_BATCH`] lines with empty
@@ -25,6 +28,10 @@ pub const FORMAT: &str = "authvex-export";
 pub const FORMAT_VERSION: u32 = 1;
 /// Documents or index entries per import commit.
 pub const IMPORT_BATCH: usize = 500;
+/// Bytes of a file per export line.
+pub const FILE_CHUNK: usize = 1 << 20;
+/// The system table whose documents name files.
+const STORAGE_TABLE: &str = "_storage";
 /// Entries per scan page during export.
 const PAGE: usize = 512;
 /// The metadata key holding the catalog (as in the database crate).
@@ -45,6 +52,8 @@ pub enum TransferError {
     Catalog(String),
     #[error("the target deployment is not empty ({0}); import into a new SQLite data folder or an empty database")]
     NotEmpty(String),
+    #[error("file {key}: {message}")]
+    File { key: String, message: String },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -70,6 +79,11 @@ enum Line {
         key: String,
         id: String,
     },
+    FileChunk {
+        file: String,
+        offset: u64,
+        data: String,
+    },
 }
 
 /// What a transfer moved.
@@ -78,6 +92,8 @@ pub struct TransferCounts {
     pub meta: u64,
     pub documents: u64,
     pub index_entries: u64,
+    /// Files whose bytes were carried.
+    pub files: u64,
 }
 
 /// Progress callbacks: `on_line` after every line written or read, with the counts so far and (import) the bytes
@@ -99,12 +115,23 @@ fn write_line(out: &mut dyn Write, line: &Line) -> Result<u64, TransferError> {
     Ok(text.len() as u64)
 }
 
-/// Writes the deployment in `persistence` to `out`.
+/// Writes the deployment in `persistence` to `out` (documents only; see [`export_with_files`]).
 pub async fn export(
     persistence: &dyn Persistence,
     out: &mut dyn Write,
     progress: &mut dyn Progress,
 ) -> Result<TransferCounts, TransferError> {
+    export_with_files(persistence, None, out, progress).await
+}
+
+/// Writes the deployment in `persistence` to `out`, with the bytes of its files from `files`.
+pub async fn export_with_files(
+    persistence: &dyn Persistence,
+    files: Option<&dyn blobs::BlobStore>,
+    out: &mut dyn Write,
+    progress: &mut dyn Progress,
+) -> Result<TransferCounts, TransferError> {
+    let mut file_keys = Vec::new();
     let snapshot = persistence.snapshot().await?;
     let mut counts = TransferCounts::default();
     let mut bytes = 0;
@@ -128,6 +155,11 @@ pub async fn export(
                 line: 0,
                 message: format!("a document of table {} is not JSON: {error}", table.name),
             })?;
+            if table.name == STORAGE_TABLE {
+                if let Some(id) = serde_json::Value::get(&doc, "_id").and_then(serde_json::Value::as_str) {
+                    file_keys.push(id.to_string());
+                }
+            }
             bytes += write_line(out, &Line::Document { table: table.name.clone(), id: BASE64.encode(&entry.id), doc })?;
             counts.documents += 1;
             progress.update(&counts, bytes);
@@ -149,8 +181,45 @@ pub async fn export(
             .await?;
         }
     }
+    if let Some(files) = files {
+        for key in file_keys {
+            bytes += export_file(files, &key, out).await?;
+            counts.files += 1;
+            progress.update(&counts, bytes);
+        }
+    }
     out.flush().map_err(TransferError::Write)?;
     Ok(counts)
+}
+
+/// Writes one file's bytes as chunk lines; returns the bytes written.
+async fn export_file(files: &dyn blobs::BlobStore, key: &str, out: &mut dyn Write) -> Result<u64, TransferError> {
+    use futures::StreamExt;
+    let file_error = |message: String| TransferError::File { key: key.to_string(), message };
+    let Some(read) = files.get(key, None).await.map_err(|e| file_error(e.to_string()))? else {
+        return Err(file_error("a _storage row names bytes the blob store does not have".into()));
+    };
+    let mut body = read.body;
+    let (mut offset, mut written, mut pending) = (0u64, 0u64, Vec::with_capacity(FILE_CHUNK));
+    loop {
+        let next = body.next().await.transpose().map_err(|e| file_error(e.to_string()))?;
+        if let Some(chunk) = &next {
+            pending.extend_from_slice(chunk);
+        }
+        while pending.len() >= FILE_CHUNK || (next.is_none() && (!pending.is_empty() || offset == 0)) {
+            let take = pending.len().min(FILE_CHUNK);
+            let data = BASE64.encode(&pending[..take]);
+            written += write_line(out, &Line::FileChunk { file: key.to_string(), offset, data })?;
+            offset += take as u64;
+            pending.drain(..take);
+            if pending.is_empty() && next.is_none() {
+                break;
+            }
+        }
+        if next.is_none() {
+            return Ok(written);
+        }
+    }
 }
 
 /// Calls `each` for every entry of an index, in key order.
@@ -176,12 +245,51 @@ async fn scan_all(
     }
 }
 
-/// Reads an export from `input` into the empty deployment in `persistence`.
+/// Reads an export from `input` into the empty deployment in `persistence` (file bytes are refused; see
+/// [`import_with_files`]).
 pub async fn import(
     persistence: &dyn Persistence,
     input: &mut dyn BufRead,
     progress: &mut dyn Progress,
 ) -> Result<TransferCounts, TransferError> {
+    import_with_files(persistence, None, input, progress).await
+}
+
+/// A file being imported: its bytes stream into the blob store while the lines are read.
+struct FileImport {
+    key: String,
+    next_offset: u64,
+    chunks: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    put: tokio::task::JoinHandle<Result<blobs::PutOutcome, blobs::BlobError>>,
+}
+
+impl FileImport {
+    fn start(files: &blobs::DynBlobStore, key: String) -> FileImport {
+        let (chunks, receiver) = tokio::sync::mpsc::channel(4);
+        let body = futures::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|chunk| (chunk, receiver))
+        });
+        let (files, put_key) = (files.clone(), key.clone());
+        let put = tokio::spawn(async move { files.put(&put_key, Box::pin(body), None).await });
+        FileImport { key, next_offset: 0, chunks, put }
+    }
+
+    async fn finish(self) -> Result<(), TransferError> {
+        drop(self.chunks);
+        let outcome =
+            self.put.await.map_err(|e| TransferError::File { key: self.key.clone(), message: e.to_string() })?;
+        outcome.map(|_| ()).map_err(|e| TransferError::File { key: self.key, message: e.to_string() })
+    }
+}
+
+/// Reads an export from `input` into the empty deployment in `persistence`, and its files into `files`.
+pub async fn import_with_files(
+    persistence: &dyn Persistence,
+    files: Option<blobs::DynBlobStore>,
+    input: &mut dyn BufRead,
+    progress: &mut dyn Progress,
+) -> Result<TransferCounts, TransferError> {
+    let mut file: Option<FileImport> = None;
     if let Some(ts) = persistence.max_ts().await? {
         return Err(TransferError::NotEmpty(format!("it has commits up to timestamp {}", ts.0)));
     }
@@ -254,6 +362,30 @@ pub async fn import(
                 indexes.push(IndexWrite { index, key: decode("key", &key)?, id: Some(decode("id", &id)?) });
                 counts.index_entries += 1;
             }
+            Line::FileChunk { file: key, offset, data } => {
+                let Some(files) = &files else {
+                    return Err(invalid("the export carries file bytes but no blob store was given".into()));
+                };
+                let data = decode("data", &data)?;
+                if offset == 0 {
+                    if let Some(done) = file.take() {
+                        done.finish().await?;
+                    }
+                    blobs::check_key(&key).map_err(|e| invalid(e.to_string()))?;
+                    file = Some(FileImport::start(files, key.clone()));
+                    counts.files += 1;
+                }
+                let Some(current) = file.as_mut().filter(|f| f.key == key && f.next_offset == offset) else {
+                    return Err(invalid(format!("a chunk of file {key} at offset {offset} is out of order")));
+                };
+                current.next_offset += data.len() as u64;
+                if current.chunks.send(Ok(bytes::Bytes::from(data))).await.is_err() {
+                    if let Some(failed) = file.take() {
+                        failed.finish().await?;
+                    }
+                    return Err(invalid(format!("the blob store stopped taking file {key}")));
+                }
+            }
         }
         // Metadata first, in one piece: it holds the catalog the documents need.
         if !meta.is_empty() && (counts.documents > 0 || counts.index_entries > 0) {
@@ -263,6 +395,9 @@ pub async fn import(
             flush(persistence, &mut next_ts, &mut documents, &mut indexes).await?;
         }
         progress.update(&counts, bytes);
+    }
+    if let Some(done) = file.take() {
+        done.finish().await?;
     }
     let Some(max_ts) = max_ts else {
         return Err(TransferError::Invalid { line: 0, message: "the input is empty (no header)".into() });

@@ -6,6 +6,7 @@
 //! demo's.
 
 pub mod cron_jobs;
+pub mod file_storage;
 pub mod pagination;
 pub mod scheduling;
 pub mod search;

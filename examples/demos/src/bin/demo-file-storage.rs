@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    authvex::cli::main(demos::file_storage::app())
+}
