@@ -16,6 +16,12 @@ export type PublicApi = {
   auth: {
     getCurrentUser: FunctionReference<"query", "public", any, any>;
   };
+  jobs: {
+    runs: FunctionReference<"query", "public", { batch: string }, any>;
+    scheduleBatch: FunctionReference<"mutation", "public", { action?: boolean; batch: string; delayMs: number; n: number }, Array<Id<"_scheduled_functions">>>;
+    scheduleThenThrow: FunctionReference<"mutation", "public", { batch: string }, any>;
+    states: FunctionReference<"query", "public", { ids: Array<Id<"_scheduled_functions">> }, any>;
+  };
   messages: {
     byAuthor: FunctionReference<"query", "public", { author: string }, any>;
     list: FunctionReference<"query", "public", any, any>;
@@ -32,7 +38,12 @@ export type PublicApi = {
 };
 
 /** The internal functions: callable only from other functions. */
-export type InternalApi = {};
+export type InternalApi = {
+  jobs: {
+    record: FunctionReference<"mutation", "internal", { batch: string; i: number }, any>;
+    recordFromAction: FunctionReference<"action", "internal", { batch: string; i: number }, any>;
+  };
+};
 
 export const api: PublicApi = anyApi as unknown as PublicApi;
 export const internal: InternalApi = anyApi as unknown as InternalApi;
