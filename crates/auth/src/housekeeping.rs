@@ -55,15 +55,16 @@ async fn delete_batch(
     database::run_serializable(db, || async {
         let mut t = db.begin(false).await?;
         let name = table(model);
-        let mut request = if indexed {
+        let request = if indexed {
             let mut r = ScanRequest::new(&name, "expiresAt");
             r.range = IndexRange::all().gt("expiresAt", Value::Null).lt("expiresAt", now_ms);
             r.limit = Some(batch);
             r
         } else {
-            ScanRequest::new(&name, database::schema::BY_CREATION_TIME)
+            let mut r = ScanRequest::new(&name, database::schema::BY_CREATION_TIME);
+            r.limit = Some(1024);
+            r
         };
-        request.limit = Some(if indexed { batch } else { 1024 });
         let rows = t.scan(request).await?.documents;
         let mut deleted = 0;
         for row in rows {

@@ -230,7 +230,7 @@ impl Executor {
         let mut total = 0;
         loop {
             let mut running = JoinSet::new();
-            let started = self.dispatch(&mut running).await?;
+            let (started, _) = self.dispatch(&mut running).await?;
             while running.join_next().await.is_some() {}
             total += started;
             if started == 0 {
@@ -247,6 +247,7 @@ impl Executor {
                 return;
             }
             let mut commits = self.runtime.database().subscribe();
+            let queue = self.queue_reads();
             let mut running = JoinSet::new();
             loop {
                 if *stop.borrow() {
@@ -254,13 +255,14 @@ impl Executor {
                 }
                 while running.try_join_next().is_some() {}
                 let wait = match self.dispatch(&mut running).await {
-                    Ok(_) => self.until_next().await,
+                    Ok((_, next)) => next.map_or(self.config.poll, |at| {
+                        Duration::from_secs_f64(((at - self.now_ms()) / 1000.0).max(0.0)).min(self.config.poll)
+                    }),
                     Err(e) => {
                         tracing::warn!(error = %e, "the scheduler could not read its queue; trying again");
                         self.config.poll
                     }
                 };
-                let queue = self.queue_reads();
                 let sleep = tokio::time::sleep(wait);
                 tokio::pin!(sleep);
                 loop {
@@ -276,6 +278,9 @@ impl Executor {
                         },
                     }
                 }
+                // One look at the queues answers every commit that arrived meanwhile (a burst of job completions
+                // would otherwise cost a look each).
+                while commits.try_recv().is_ok() {}
             }
             // Let running jobs finish their current step: actions record their outcome, mutations commit or not.
             while running.join_next().await.is_some() {}
@@ -296,30 +301,14 @@ impl Executor {
         Some(reads)
     }
 
-    /// How long to sleep before the next job or cron run is due (at most `poll`).
-    async fn until_next(&self) -> Duration {
-        let now = self.now_ms();
-        let next = async {
-            let mut t = self.runtime.database().begin(true).await?;
-            let job = next_due(&mut t, now).await?;
-            let mut request = ScanRequest::new(CRON_JOBS, BY_NEXT_RUN);
-            request.range = IndexRange::all().gt("nextRun", now);
-            request.limit = Some(1);
-            let cron = t.scan(request).await?.documents.first().and_then(|d| d.get("nextRun")?.as_f64());
-            Ok::<_, DatabaseError>([job, cron].into_iter().flatten().reduce(f64::min))
-        };
-        match next.await {
-            Ok(Some(at)) => Duration::from_secs_f64(((at - now) / 1000.0).max(0.0)).min(self.config.poll),
-            _ => self.config.poll,
-        }
-    }
-
     /// One look at the queues: housekeeping when it is time, then every due job and cron run not already running
-    /// is started in `running`. Returns how many were started.
-    async fn dispatch(self: &Arc<Self>, running: &mut JoinSet<()>) -> Result<usize, FunctionError> {
+    /// is started in `running`. Returns how many were started, and when the next job or cron run not yet due is
+    /// (read in the same snapshot).
+    async fn dispatch(self: &Arc<Self>, running: &mut JoinSet<()>) -> Result<(usize, Option<f64>), FunctionError> {
         let now = self.now_ms();
         self.housekeeping(now).await?;
         let mut claims = Vec::new();
+        let next;
         {
             let mut t = self.runtime.database().begin(true).await?;
             let skip = self.in_flight.lock().len();
@@ -340,6 +329,12 @@ impl Executor {
                 };
                 claims.push((Claim::Cron { doc: id, due, job: job.clone() }, doc));
             }
+            let next_job = next_due(&mut t, now).await?;
+            let mut request = ScanRequest::new(CRON_JOBS, BY_NEXT_RUN);
+            request.range = IndexRange::all().gt("nextRun", now);
+            request.limit = Some(1);
+            let next_cron = t.scan(request).await?.documents.first().and_then(|d| d.get("nextRun")?.as_f64());
+            next = [next_job, next_cron].into_iter().flatten().reduce(f64::min);
         }
         let mut started = 0;
         for (claim, doc) in claims {
@@ -362,7 +357,7 @@ impl Executor {
                 drop(permit);
             });
         }
-        Ok(started)
+        Ok((started, next))
     }
 
     async fn run_claim(&self, claim: Claim, doc: Object) {
@@ -415,14 +410,8 @@ impl Executor {
     }
 
     async fn run_action(&self, claim: &Claim, def: &FunctionDefinition, args: Value, request_id: &str) {
-        match self.claim_action(claim).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                tracing::warn!(request_id, function = def.path(), error = %e, "{} could not be claimed", claim.describe());
-                self.backoff.lock().insert(claim.subject(), self.now_ms() + 1000.0);
-                return;
-            }
+        if !self.claim_leased(claim, request_id).await {
+            return;
         }
         let logs = crate::context::LogSink::default();
         let job = match claim {
@@ -447,30 +436,13 @@ impl Executor {
         if let Err(message) = &outcome {
             tracing::warn!(request_id, function = def.path(), error = message.as_str(), "{} failed", claim.describe());
         }
-        let db = self.runtime.database().clone();
-        let finished = database::run_serializable(&db, || async {
-            let mut t = db.begin(false).await?;
-            delete_lease(&mut t, &claim.subject()).await?;
-            claim.finish(&mut t, outcome.clone(), false).await?;
-            db.commit(t).await?;
-            Ok::<_, DatabaseError>(())
-        })
-        .await;
-        if let Err(e) = finished {
-            // The lease stays and expires: the run is then recorded as failed by whoever sees it.
-            tracing::error!(request_id, error = %e, "could not record the end of {}", claim.describe());
-        }
+        self.record_leased_end(claim, outcome, request_id).await;
     }
 
     /// Platform work on a cron schedule: claimed (with a lease) like an action run, run, recorded.
     async fn run_system(&self, claim: &Claim, task: crate::cron::SystemTask, request_id: &str) {
-        match self.claim_action(claim).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                tracing::warn!(request_id, error = %e, "{} could not be claimed", claim.describe());
-                return;
-            }
+        if !self.claim_leased(claim, request_id).await {
+            return;
         }
         let db = self.runtime.database().clone();
         let outcome = task(db.clone(), db.clock().now()).await;
@@ -478,7 +450,26 @@ impl Executor {
             Ok(summary) => tracing::info!(request_id, "{}: {summary}", claim.describe()),
             Err(error) => tracing::warn!(request_id, error = error.as_str(), "{} failed", claim.describe()),
         }
-        let outcome = outcome.map(|_| ());
+        self.record_leased_end(claim, outcome.map(|_| ()), request_id).await;
+    }
+
+    /// [`Executor::claim_action`], with a claim that could not be decided logged and backed off; true when this node
+    /// now holds the run.
+    async fn claim_leased(&self, claim: &Claim, request_id: &str) -> bool {
+        match self.claim_action(claim).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(request_id, error = %e, "{} could not be claimed", claim.describe());
+                self.backoff.lock().insert(claim.subject(), self.now_ms() + 1000.0);
+                false
+            }
+        }
+    }
+
+    /// Ends a leased run: its lease goes and its outcome is recorded, in one transaction. If that fails the lease
+    /// stays and expires, and whoever sees it expired records the run as failed.
+    async fn record_leased_end(&self, claim: &Claim, outcome: Result<(), String>, request_id: &str) {
+        let db = self.runtime.database().clone();
         let recorded = database::run_serializable(&db, || async {
             let mut t = db.begin(false).await?;
             delete_lease(&mut t, &claim.subject()).await?;
@@ -793,13 +784,7 @@ pub async fn cancel_job(db: &database::Database, id: &str) -> Result<Result<(), 
     let Ok(id) = DocumentId::parse(id) else {
         return Ok(Err(FunctionError::msg(format!("{id:?} is not a document id"))));
     };
-    database::run_serializable(db, || async {
-        let mut t = db.begin(false).await?;
-        let outcome = crate::scheduler::cancel_job(&mut t, &id).await?;
-        db.commit(t).await?;
-        Ok(outcome)
-    })
-    .await
+    crate::scheduler::cancel_in_own_transaction(db, &id).await
 }
 
 /// The recorded runs of every cron (newest first per cron) and each cron's next run, for tooling.

@@ -203,16 +203,7 @@ impl Scheduler {
         let id = id.into_document_id()?;
         match &self.mode {
             Mode::Transaction(txn) => with_txn(txn, async |t| cancel_job(t, &id).await).await?,
-            Mode::Standalone => {
-                let db = self.runtime.database().clone();
-                database::run_serializable(&db, || async {
-                    let mut t = db.begin(false).await?;
-                    let outcome = cancel_job(&mut t, &id).await?;
-                    db.commit(t).await?;
-                    Ok::<_, DatabaseError>(outcome)
-                })
-                .await?
-            }
+            Mode::Standalone => cancel_in_own_transaction(self.runtime.database(), &id).await?,
         }
     }
 
@@ -316,6 +307,20 @@ pub(crate) async fn cancel_job(
         )))),
         None => Ok(Err(FunctionError::internal(format!("scheduled function {id} has no valid state")))),
     }
+}
+
+/// Cancels a job in a transaction of its own (from actions and tooling); the outer `Result` is the transaction's.
+pub(crate) async fn cancel_in_own_transaction(
+    db: &database::Database,
+    id: &DocumentId,
+) -> Result<Result<(), FunctionError>, DatabaseError> {
+    database::run_serializable(db, || async {
+        let mut t = db.begin(false).await?;
+        let outcome = cancel_job(&mut t, id).await?;
+        db.commit(t).await?;
+        Ok(outcome)
+    })
+    .await
 }
 
 /// The pending jobs due at `now_ms`, oldest due first (at most `limit`).
