@@ -113,17 +113,35 @@ struct Figures {
     per_s: f64,
     p50: Duration,
     p99: Duration,
+    /// Process CPU time (user + system, every thread) per operation.
+    cpu_per_op: Duration,
 }
 
-fn figures(mut latencies: Vec<Duration>, elapsed: Duration) -> Figures {
+/// CPU time this process has used so far (user + system, all threads), from `/proc/self/stat` (Linux; zero
+/// elsewhere). Clock ticks are 1/100 s: phases run for seconds, so the error is under a percent.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces): utime and stime are 12 and 13.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn figures(mut latencies: Vec<Duration>, elapsed: Duration, cpu: Duration) -> Figures {
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    Figures { per_s: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.5), p99: at(0.99) }
+    Figures {
+        per_s: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.5),
+        p99: at(0.99),
+        cpu_per_op: cpu / latencies.len() as u32,
+    }
 }
 
 async fn run_parallel(rt: &std::sync::Arc<functions::Runtime>, readers: usize, calls: Vec<(String, Value)>) -> Figures {
     let per = calls.len().div_ceil(readers);
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), process_cpu());
     let mut tasks = Vec::new();
     for chunk in calls.chunks(per) {
         let (rt, chunk) = (rt.clone(), chunk.to_vec());
@@ -142,7 +160,7 @@ async fn run_parallel(rt: &std::sync::Arc<functions::Runtime>, readers: usize, c
     for t in tasks {
         latencies.extend(t.await.expect("reader"));
     }
-    figures(latencies, start.elapsed())
+    figures(latencies, start.elapsed(), process_cpu() - cpu)
 }
 
 async fn bench_authvex(
@@ -200,7 +218,7 @@ fn bench_fts5(args: &Args, corpus: &[String], queries: &[(String, String)]) -> F
         println!("FTS5: loaded {} messages in {:.1} s", corpus.len(), load.elapsed().as_secs_f64());
     }
     let per = queries.len().div_ceil(args.readers);
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), process_cpu());
     let threads: Vec<_> = queries
         .chunks(per)
         .map(|chunk| {
@@ -231,7 +249,11 @@ fn bench_fts5(args: &Args, corpus: &[String], queries: &[(String, String)]) -> F
     for t in threads {
         latencies.extend(t.join().expect("searcher"));
     }
-    figures(latencies, start.elapsed())
+    figures(latencies, start.elapsed(), process_cpu() - cpu)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
 }
 
 fn main() {
@@ -264,6 +286,7 @@ fn main() {
             ms(theirs.p50),
             ms(theirs.p99)
         );
+        println!("| CPU ms per search ({name}) | {:.2} | {:.2} | |", ms(ours.cpu_per_op), ms(theirs.cpu_per_op));
     }
     println!(
         "| first-page loads/s: paginate(10) vs take(10) | {:.0} | {:.0} | {:.2}x |",
@@ -272,4 +295,7 @@ fn main() {
         pages.per_s / takes.per_s
     );
     println!("| page load p99 (ms) | {:.2} | {:.2} | |", ms(pages.p99), ms(takes.p99));
+    println!("| CPU ms per page load | {:.3} | {:.3} | |", ms(pages.cpu_per_op), ms(takes.cpu_per_op));
+    println!();
+    println!("CPU: the whole process (both sides run in it, one after the other); {} cores.", cores());
 }

@@ -27,6 +27,10 @@ pub struct IndexInfo {
 pub struct SearchSpec {
     pub search_field: String,
     pub filter_fields: Vec<String>,
+    /// The posting key layout the index was built with ([`crate::search::POSTINGS_FORMAT`]; 0 for the first
+    /// layout, which recorded none): an index of another layout is rebuilt at start.
+    #[serde(default)]
+    pub postings: u32,
 }
 
 impl IndexInfo {

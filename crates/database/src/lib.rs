@@ -24,7 +24,7 @@ pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SeededEntropy, SystemClo
 pub use error::{DatabaseError, Result};
 pub use query::{IndexRange, ScanRequest, ScanResult};
 pub use schema::{IndexDefinition, Schema, SearchIndexDefinition, TableDefinition};
-pub use search::{SearchHit, SearchQuery};
+pub use search::{SearchHit, SearchMatch, SearchQuery};
 pub use serializable::{run_serializable, run_serializable_with, MaybeConflict, RetryPolicy};
 pub use storage::{KeyRange, Order, Timestamp};
 pub use transaction::{Transaction, TransactionLimits, TransactionUsage};
@@ -308,6 +308,7 @@ impl Database {
                             d.name == ix.name
                                 && d.search_field == spec.search_field
                                 && d.filter_fields == spec.filter_fields
+                                && spec.postings == search::POSTINGS_FORMAT
                         }),
                     };
                 if !keep {
@@ -345,6 +346,7 @@ impl Database {
                     let spec = catalog::SearchSpec {
                         search_field: declared.search_field.clone(),
                         filter_fields: declared.filter_fields.clone(),
+                        postings: search::POSTINGS_FORMAT,
                     };
                     let info = catalog.allocate_search_index(&declared.name, spec);
                     to_build.push((name.clone(), info.clone()));

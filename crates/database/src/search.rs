@@ -4,13 +4,17 @@
 //!
 //! * Tokens: the search field split on every character that is not alphanumeric, lower-cased; tokens longer than
 //!   32 bytes are cut (at a character boundary). At most 16 query terms are used.
-//! * Posting key (one per distinct term of a document): `term` (string key), then each filter field's value (or
-//!   "missing"), then the document id (string key), then the term's frequency and the document's token count (4
-//!   bytes each, big-endian). The entry's value is the document id.
+//! * Posting key (one per distinct term of a document; format [`POSTINGS_FORMAT`]): `term` (string key), then each
+//!   filter field's value (or "missing"), then the document id (string key), then the document's `_creationTime`
+//!   (8 bytes, its bits big-endian), the term's frequency and the document's token count (4 bytes each, big-endian).
+//!   The entry's value is the document id. An index whose catalog entry records another format is rebuilt at start.
 //! * A search reads, for every query term, the postings of exactly that term — narrowed to the `eq` filter values
 //!   when they cover a prefix of the index's filter fields — and for the last term every term it is a prefix of
 //!   (`"hel"` matches `"hello"`). Those intervals are its read set: a write re-runs it only if it adds or removes a
 //!   posting inside them. At most 1,024 documents are examined (Convex's limit).
+//! * It ranks from the posting keys alone (keys-only scans: term frequency, length, creation time and filter values
+//!   are all in the key), then reads only the documents it returns ([`Transaction::search_documents`]): a `take(10)`
+//!   over a word in thousands of documents reads ten.
 //! * Ranking: BM25 (k1 = 1.2, b = 0.75). Document frequencies and the average length are taken over the documents
 //!   the query examined (no table-wide statistics, which every insert would have to update), so rarer query terms
 //!   weigh more and shorter documents rank higher. Ties: newer documents first.
@@ -20,7 +24,10 @@ use crate::transaction::{decode_document, Transaction};
 use crate::{Database, DatabaseError, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use storage::{KeyRange, Order};
-use value::{index_key, DocumentId, Object, Value};
+use value::{index_key, Object, Value};
+
+/// The posting key layout this build writes (recorded in the catalog: an index of another format is rebuilt).
+pub const POSTINGS_FORMAT: u32 = 2;
 
 /// Longest token kept (bytes).
 pub const MAX_TOKEN_BYTES: usize = 32;
@@ -80,6 +87,8 @@ pub fn posting_keys(spec: &SearchSpec, doc: &Object) -> Vec<Vec<u8>> {
         }
     }
     index_key::encode(&Value::String(id.clone()), &mut suffix);
+    let created = doc.get("_creationTime").and_then(Value::as_f64).unwrap_or(0.0);
+    suffix.extend_from_slice(&created.to_bits().to_be_bytes());
     counts
         .into_iter()
         .map(|(term, count)| {
@@ -92,15 +101,33 @@ pub fn posting_keys(spec: &SearchSpec, doc: &Object) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Term frequency and document length from the end of a posting key.
-fn posting_counts(key: &[u8]) -> (u32, u32) {
-    let n = key.len();
-    if n < 8 {
-        return (1, 1);
+/// The fixed-size tail of a posting key: creation time, term frequency, document length.
+const TAIL: usize = 16;
+
+/// `(creation time, term frequency, document length)` from the end of a posting key.
+fn posting_tail(key: &[u8]) -> (f64, u32, u32) {
+    let Some(tail) = key.len().checked_sub(TAIL).and_then(|at| key.get(at..)) else { return (0.0, 1, 1) };
+    let mut created = [0u8; 8];
+    created.copy_from_slice(&tail[..8]);
+    let tf = u32::from_be_bytes([tail[8], tail[9], tail[10], tail[11]]);
+    let len = u32::from_be_bytes([tail[12], tail[13], tail[14], tail[15]]);
+    (f64::from_bits(u64::from_be_bytes(created)), tf, len)
+}
+
+/// Whether a posting key's filter-field values are the wanted ones (`wanted`: position among the index's filter
+/// fields, value). Decodes only as far as the last wanted field.
+fn posting_matches(key: &[u8], wanted: &[(usize, Option<Value>)]) -> bool {
+    let Some(last) = wanted.iter().map(|(at, _)| *at).max() else { return true };
+    let Ok((_, mut at)) = index_key::decode(key) else { return false };
+    for field in 0..=last {
+        let Some(rest) = key.get(at..) else { return false };
+        let Ok((value, used)) = index_key::decode(rest) else { return false };
+        at += used;
+        if wanted.iter().any(|(position, want)| *position == field && *want != value) {
+            return false;
+        }
     }
-    let tf = u32::from_be_bytes([key[n - 8], key[n - 7], key[n - 6], key[n - 5]]);
-    let len = u32::from_be_bytes([key[n - 4], key[n - 3], key[n - 2], key[n - 1]]);
-    (tf, len)
+    true
 }
 
 /// A search: `search(field, text)` then `eq(filter field, value)`s.
@@ -121,21 +148,69 @@ pub struct SearchHit {
     pub score: f64,
 }
 
+/// One ranked match of a search, before its document is read ([`Transaction::search_documents`] reads it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchMatch {
+    /// The document id (storage bytes).
+    id: Vec<u8>,
+    pub score: f64,
+    /// The document as this transaction wrote it, when it did.
+    own: Option<Object>,
+}
+
 struct Candidate {
-    document: Object,
+    own: Option<Object>,
     /// Per query term: the term frequency (the best-matching posting for a prefix term).
-    tf: Vec<u32>,
+    tf: [u32; MAX_QUERY_TERMS],
     length: u32,
+    created: f64,
+}
+
+/// The documents a search examined, by id.
+struct Candidates {
+    by_id: HashMap<Vec<u8>, Candidate>,
+    /// The `eq` filters: position among the index's filter fields, value.
+    wanted: Vec<(usize, Option<Value>)>,
+}
+
+impl Candidates {
+    /// Adds a posting of term `i`; false when it would be a new candidate beyond the cap.
+    fn add(&mut self, i: usize, key: &[u8], id: Vec<u8>, own: Option<&Object>) -> bool {
+        let (created, tf, length) = posting_tail(key);
+        if let Some(c) = self.by_id.get_mut(&id) {
+            c.tf[i] = c.tf[i].max(tf);
+            return true;
+        }
+        if !posting_matches(key, &self.wanted) {
+            return true;
+        }
+        if self.by_id.len() >= MAX_CANDIDATES {
+            return false;
+        }
+        let mut counts = [0; MAX_QUERY_TERMS];
+        counts[i] = tf;
+        self.by_id.insert(id, Candidate { own: own.cloned(), tf: counts, length, created });
+        true
+    }
 }
 
 impl Transaction {
-    /// Runs a full-text search; hits in relevance order (see the module documentation).
+    /// Runs a full-text search and reads every hit's document; hits in relevance order (see the module
+    /// documentation). [`Transaction::search_matches`] then [`Transaction::search_documents`] read only the
+    /// documents wanted.
     pub async fn search(&mut self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        let matches = self.search_matches(query).await?;
+        self.search_documents(&matches).await
+    }
+
+    /// The matches of a search in relevance order, ranked from the posting keys: reads no document (and so counts
+    /// none against the read limits).
+    pub async fn search_matches(&mut self, query: &SearchQuery) -> Result<Vec<SearchMatch>> {
         let table = Database::ensure_table(&self.inner, &query.table).await?;
-        let index = table.index(&query.index).cloned().ok_or_else(|| {
+        let index = table.index(&query.index).ok_or_else(|| {
             DatabaseError::NotFound(format!("search index {:?} not found on table {:?}", query.index, query.table))
         })?;
-        let Some(spec) = index.search.clone() else {
+        let Some(spec) = index.search.as_ref() else {
             return Err(DatabaseError::Invalid(format!("{:?} is not a search index", query.index)));
         };
         if spec.search_field != query.search_field {
@@ -144,14 +219,16 @@ impl Transaction {
                 query.index, spec.search_field, query.search_field
             )));
         }
-        for (field, _) in &query.filters {
-            if !spec.filter_fields.contains(field) {
+        let mut wanted: Vec<(usize, Option<Value>)> = Vec::with_capacity(query.filters.len());
+        for (field, value) in &query.filters {
+            let Some(position) = spec.filter_fields.iter().position(|f| f == field) else {
                 return Err(DatabaseError::Invalid(format!(
                     "{field:?} is not a filter field of search index {:?} (filter fields: {})",
                     query.index,
                     spec.filter_fields.join(", ")
                 )));
-            }
+            };
+            wanted.push((position, value.clone()));
         }
         let mut terms: Vec<String> = Vec::new();
         for token in tokenize(&query.text) {
@@ -186,66 +263,38 @@ impl Transaction {
             })
             .collect();
 
-        let superseded: HashSet<Vec<u8>> =
-            self.writes.iter().filter(|(_, w)| w.table == table.number).map(|(id, _)| id.to_bytes()).collect();
-        let own: Vec<(Vec<u8>, Object)> = self
-            .writes
-            .values()
-            .filter(|w| w.table == table.number)
-            .filter_map(|w| w.new.as_ref())
-            .flat_map(|doc| posting_keys(&spec, doc).into_iter().map(move |k| (k, doc.clone())))
-            .collect();
-
-        let mut candidates: HashMap<Vec<u8>, Candidate> = HashMap::new();
-        let matches_filters =
-            |doc: &Object| query.filters.iter().all(|(field, want)| lookup_path(doc, field) == want.as_ref());
-        'terms: for (i, range) in ranges.iter().enumerate() {
-            let mut remaining = range.clone();
-            let add = |candidates: &mut HashMap<Vec<u8>, Candidate>, key: &[u8], id: Vec<u8>, doc: Object| {
-                let (tf, length) = posting_counts(key);
-                if let Some(c) = candidates.get_mut(&id) {
-                    c.tf[i] = c.tf[i].max(tf);
-                    return true;
-                }
-                if candidates.len() >= MAX_CANDIDATES || !matches_filters(&doc) {
-                    return false;
-                }
-                let mut counts = vec![0; ranges.len()];
-                counts[i] = tf;
-                candidates.insert(id, Candidate { document: doc, tf: counts, length });
-                true
-            };
-            for (key, doc) in own.iter().filter(|(k, _)| range.contains(k)) {
-                if let Some(Value::String(id)) = doc.get("_id") {
-                    if let Ok(id) = DocumentId::parse(id) {
-                        add(&mut candidates, key, id.to_bytes(), doc.clone());
-                    }
-                }
+        // This transaction's own writes: its postings replace the snapshot's for every document it wrote.
+        let mut superseded: HashSet<Vec<u8>> = HashSet::new();
+        let mut own: Vec<(Vec<u8>, Vec<u8>, &Object)> = Vec::new();
+        for (id, write) in self.writes.iter().filter(|(_, w)| w.table == table.number) {
+            superseded.insert(id.to_bytes());
+            if let Some(doc) = &write.new {
+                own.extend(posting_keys(spec, doc).into_iter().map(|key| (key, id.to_bytes(), doc)));
             }
+        }
+
+        let mut found = Candidates { by_id: HashMap::new(), wanted };
+        'terms: for (i, range) in ranges.iter().enumerate() {
+            for (key, id, doc) in own.iter().filter(|(k, _, _)| range.contains(k)) {
+                found.add(i, key, id.clone(), Some(doc));
+            }
+            let mut remaining = range.clone();
             loop {
-                let page = self.snapshot.scan(index.id, &remaining, Order::Asc, 256).await?;
-                let done = page.len() < 256;
+                // Postings are small: fetch what could fill the cap in one round trip.
+                let page_size = (MAX_CANDIDATES + 1).saturating_sub(found.by_id.len()).max(64);
+                let page = self.snapshot.scan_keys(index.id, &remaining, Order::Asc, page_size).await?;
+                let done = page.len() < page_size;
                 if let Some(last) = page.last() {
                     let mut next = last.key.clone();
                     next.push(0);
                     remaining.start = next;
                 }
                 for entry in page {
-                    if superseded.contains(&entry.id) {
+                    if !superseded.is_empty() && superseded.contains(&entry.id) {
                         continue;
                     }
-                    if !candidates.contains_key(&entry.id) {
-                        if candidates.len() >= MAX_CANDIDATES {
-                            break 'terms;
-                        }
-                        let doc = decode_document(&entry.document.body)?;
-                        self.charge_read(&doc)?;
-                        add(&mut candidates, &entry.key, entry.id, doc);
-                    } else {
-                        let (tf, _) = posting_counts(&entry.key);
-                        if let Some(c) = candidates.get_mut(&entry.id) {
-                            c.tf[i] = c.tf[i].max(tf);
-                        }
+                    if !found.add(i, &entry.key, entry.id, None) {
+                        break 'terms;
                     }
                 }
                 if done {
@@ -253,39 +302,63 @@ impl Transaction {
                 }
             }
         }
+        let index_id = index.id;
         for range in ranges {
-            self.reads.add(index.id, range);
+            self.reads.add(index_id, range);
         }
-        Ok(rank(candidates.into_values().collect(), terms.len()))
+        Ok(rank(found.by_id, terms.len()))
+    }
+
+    /// The documents of `matches`, in order, read from this transaction's view (and counted against its read
+    /// limits); a match whose document is gone is skipped.
+    pub async fn search_documents(&mut self, matches: &[SearchMatch]) -> Result<Vec<SearchHit>> {
+        let mut hits = Vec::with_capacity(matches.len());
+        for m in matches {
+            let document = match &m.own {
+                Some(doc) => doc.clone(),
+                None => {
+                    let Some(stored) = self.snapshot.get(&m.id).await? else { continue };
+                    let doc = decode_document(&stored.body)?;
+                    self.charge_read(&doc)?;
+                    doc
+                }
+            };
+            hits.push(SearchHit { document, score: m.score });
+        }
+        Ok(hits)
     }
 }
 
-/// BM25 over the candidates (see the module documentation); ties newest first.
-fn rank(candidates: Vec<Candidate>, terms: usize) -> Vec<SearchHit> {
+/// BM25 over the candidates (see the module documentation); ties newest first (then by id, so the order is stable).
+fn rank(candidates: HashMap<Vec<u8>, Candidate>, terms: usize) -> Vec<SearchMatch> {
     let n = candidates.len() as f64;
     if candidates.is_empty() {
         return Vec::new();
     }
-    let average = candidates.iter().map(|c| f64::from(c.length.max(1))).sum::<f64>() / n;
-    let df: Vec<f64> = (0..terms).map(|t| candidates.iter().filter(|c| c.tf[t] > 0).count() as f64).collect();
-    let mut hits: Vec<(f64, f64, Object)> = candidates
+    let average = candidates.values().map(|c| f64::from(c.length.max(1))).sum::<f64>() / n;
+    let idf: Vec<f64> = (0..terms)
+        .map(|t| {
+            let df = candidates.values().filter(|c| c.tf[t] > 0).count() as f64;
+            (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+        })
+        .collect();
+    let mut ranked: Vec<(f64, Vec<u8>, Candidate)> = candidates
         .into_iter()
-        .map(|c| {
+        .map(|(id, c)| {
             let length = f64::from(c.length.max(1));
+            let norm = K1 * (1.0 - B + B * length / average);
             let score = (0..terms)
                 .filter(|t| c.tf[*t] > 0)
                 .map(|t| {
                     let tf = f64::from(c.tf[t]);
-                    let idf = (1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)).ln();
-                    idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * length / average))
+                    idf[t] * tf * (K1 + 1.0) / (tf + norm)
                 })
                 .sum::<f64>();
-            let created = c.document.get("_creationTime").and_then(|v| v.as_f64()).unwrap_or(0.0);
-            (score, created, c.document)
+            (score, id, c)
         })
         .collect();
-    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.total_cmp(&a.1)));
-    hits.into_iter().map(|(score, _, document)| SearchHit { document, score }).collect()
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.2.created.total_cmp(&a.2.created)).then(a.1.cmp(&b.1)));
+    ranked.into_iter().map(|(score, id, c)| SearchMatch { id, score, own: c.own }).collect()
 }
 
 #[cfg(test)]

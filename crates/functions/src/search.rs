@@ -1,12 +1,13 @@
 //! Full-text search from functions: `ctx.db.query("messages").with_search_index("search_body", |q|
 //! q.search("body", "hello").eq("channel", "#general"))` then `take`/`first`/`collect`/`unique`/`paginate`. The
-//! engine (tokens, postings, BM25, read sets) is `database::search`.
+//! engine (tokens, postings, BM25, read sets) is `database::search`; it ranks from the postings, and only the
+//! documents returned (a page, the first `n`, or as many as a `filter` needs) are read.
 
 use crate::context::{with_txn, Document, SharedTxn};
 use crate::pagination::{PaginationOptions, PaginationResult};
 use crate::FunctionError;
 use database::query::Filter;
-use database::{ScanResult, SearchQuery};
+use database::{ScanResult, SearchMatch, SearchQuery};
 use protocol::ErrorCode;
 use value::Value;
 
@@ -40,9 +41,27 @@ impl SearchFilter {
     }
 }
 
-async fn hits(txn: &SharedTxn, query: &SearchQuery, filter: Option<&Filter>) -> Result<Vec<Document>, FunctionError> {
-    let hits = with_txn(txn, async |t| t.search(query).await).await?;
-    Ok(hits.into_iter().map(|h| h.document).filter(|d| filter.is_none_or(|f| f(d))).map(Document).collect())
+async fn matches(txn: &SharedTxn, query: &SearchQuery) -> Result<Vec<SearchMatch>, FunctionError> {
+    with_txn(txn, async |t| t.search_matches(query).await).await
+}
+
+/// The documents of `matches` that pass `filter`, in order, at most `limit`: reads documents only until it has them.
+async fn documents(
+    txn: &SharedTxn,
+    matches: &[SearchMatch],
+    filter: Option<&Filter>,
+    limit: usize,
+) -> Result<Vec<Document>, FunctionError> {
+    let mut out = Vec::new();
+    let mut next = 0;
+    while out.len() < limit && next < matches.len() {
+        let chunk = &matches[next..matches.len().min(next.saturating_add(limit - out.len()))];
+        next += chunk.len();
+        let hits = with_txn(txn, async |t| t.search_documents(chunk).await).await?;
+        out.extend(hits.into_iter().map(|h| h.document).filter(|d| filter.is_none_or(|f| f(d))).map(Document));
+    }
+    out.truncate(limit);
+    Ok(out)
 }
 
 /// `take`/`collect`/`first` over a search.
@@ -52,10 +71,8 @@ pub(crate) async fn run(
     filter: Option<&Filter>,
     limit: Option<usize>,
 ) -> Result<ScanResult, FunctionError> {
-    let mut documents = hits(txn, query, filter).await?;
-    if let Some(limit) = limit {
-        documents.truncate(limit);
-    }
+    let matches = matches(txn, query).await?;
+    let documents = documents(txn, &matches, filter, limit.unwrap_or(usize::MAX)).await?;
     Ok(ScanResult { documents: documents.into_iter().map(|d| d.0).collect(), done: true, ..Default::default() })
 }
 
@@ -118,9 +135,20 @@ pub(crate) async fn paginate(
     let bound = binding(query);
     let start = options.cursor.as_deref().map(|c| decode(&bound, c)).transpose()?.unwrap_or(0);
     let end = options.end_cursor.as_deref().map(|c| decode(&bound, c)).transpose()?;
-    let all = hits(txn, query, filter).await?;
-    let end = end.unwrap_or(start + (n as usize).max(1)).max(start);
-    let page: Vec<Document> = all.iter().skip(start).take(end - start).cloned().collect();
-    let is_done = end >= all.len();
+    let end = end.unwrap_or(start.saturating_add((n as usize).max(1))).max(start);
+    let matches = matches(txn, query).await?;
+    let (page, is_done) = match filter {
+        // Positions are in the order of the matches: read just the page.
+        None => {
+            let page = documents(txn, matches.get(start..).unwrap_or_default(), None, end - start).await?;
+            (page, end >= matches.len())
+        }
+        // Positions are in the order of the matches that pass the filter: every document is needed.
+        Some(filter) => {
+            let all = documents(txn, &matches, Some(filter), usize::MAX).await?;
+            let is_done = end >= all.len();
+            (all.into_iter().skip(start).take(end - start).collect(), is_done)
+        }
+    };
     Ok(PaginationResult { page, is_done, continue_cursor: encode(&bound, end), split_cursor: None, page_status: None })
 }

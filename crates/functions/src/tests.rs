@@ -435,6 +435,16 @@ fn search_app() -> App {
         let q = ctx.db.query("notes").with_search_index("search_text", |q| q.search("text", "apple"));
         q.order(Order::Desc).collect().await
     });
+    app.query("notes:take", |ctx: QueryCtx, args: Value| async move {
+        let n = args.get("n").and_then(|v| v.as_f64()).unwrap_or(1.0) as usize;
+        let q = ctx.db.query("notes").with_search_index("search_text", |q| q.search("text", "apple"));
+        q.take(n).await
+    });
+    app.query("notes:pageKept", |ctx: QueryCtx, args: Value| async move {
+        let q = ctx.db.query("notes").with_search_index("search_text", |q| q.search("text", "apple"));
+        let q = q.filter(|d| d.get("tag") != Some(&Value::from("skip")));
+        Ok(value::to_value(&q.paginate(pagination_opts_of(&args)?).await?)?)
+    });
     app.query("notes:first", |ctx: QueryCtx, _: Value| async move {
         let q = ctx.db.query("notes").with_search_index("search_text", |q| q.search("text", "apple"));
         let q = q.filter(|d| d.get("tag") != Some(&Value::from("skip")));
@@ -481,4 +491,60 @@ async fn search_queries_collect_filter_and_paginate() {
     assert!(ordered.message.contains("Search queries must always be in relevance order"), "{}", ordered.message);
     let empty = call(&rt, "notes:search", obj! {"q" => ""}, None).await.result.unwrap();
     assert_eq!(empty, Value::Array(vec![]));
+}
+
+/// A search ranks from its postings and reads only the documents it returns: with a read limit of 5 documents,
+/// `take(3)` over 20 matches succeeds and `take(6)` fails on the limit. Pages after a `.filter` count the documents
+/// that pass it.
+#[tokio::test]
+async fn search_reads_only_the_documents_it_returns() {
+    let app = search_app();
+    let mut config = DatabaseConfig::new(
+        app.schema_ref().clone(),
+        Arc::new(ManualClock::new(1_700_000_000_000_000_000)),
+        Arc::new(SeededEntropy::new(1)),
+    );
+    config.limits.max_documents_read = 5;
+    let db = Database::open(test_support::test_persistence().await, config).await.unwrap();
+    let rt = Runtime::new(db, app, BTreeMap::new()).unwrap();
+    for i in 0..20 {
+        let tag = if i % 2 == 0 { "skip" } else { "keep" };
+        call(&rt, "notes:add", obj! {"text" => format!("apple number {i}"), "tag" => tag}, None).await.result.unwrap();
+    }
+    let three = call(&rt, "notes:take", obj! {"n" => 3.0}, None).await.result.unwrap();
+    let texts: Vec<&str> = three.as_array().unwrap().iter().map(|d| d.get("text").unwrap().as_str().unwrap()).collect();
+    assert_eq!(texts, ["apple number 19", "apple number 18", "apple number 17"], "ties newest first");
+    let six = call(&rt, "notes:take", obj! {"n" => 6.0}, None).await.result.unwrap_err();
+    assert!(six.message.contains("too many documents read"), "{}", six.message);
+
+    let opts = obj! {"paginationOpts" => obj! {"numItems" => 2.0, "cursor" => Value::Null}};
+    let refused = call(&rt, "notes:pageKept", opts, None).await.result.unwrap_err();
+    assert!(
+        refused.message.contains("too many documents read"),
+        "a filtered page reads every match: {}",
+        refused.message
+    );
+}
+
+/// `paginate` after a `.filter`: positions count the documents that pass it.
+#[tokio::test]
+async fn search_pages_after_a_filter_skip_what_it_rejects() {
+    let rt = runtime(search_app()).await;
+    for i in 0..5 {
+        let tag = if i % 2 == 0 { "skip" } else { "keep" };
+        call(&rt, "notes:add", obj! {"text" => format!("apple number {i}"), "tag" => tag}, None).await.result.unwrap();
+    }
+    let mut cursor = Value::Null;
+    let mut paged = Vec::new();
+    for _ in 0..5 {
+        let opts = obj! {"paginationOpts" => obj! {"numItems" => 1.0, "cursor" => cursor.clone()}};
+        let page = call(&rt, "notes:pageKept", opts, None).await.result.unwrap();
+        let docs = page.get("page").unwrap().as_array().unwrap();
+        paged.extend(docs.iter().map(|d| d.get("text").unwrap().as_str().unwrap().to_string()));
+        cursor = page.get("continueCursor").cloned().unwrap();
+        if page.get("isDone") == Some(&Value::Boolean(true)) {
+            break;
+        }
+    }
+    assert_eq!(paged, ["apple number 3", "apple number 1"]);
 }

@@ -2,8 +2,8 @@
 //!
 //! The database layer owns every encoding; a backend stores opaque bytes:
 //! * **documents**: `id bytes -> (table number, body bytes)`, the latest revision only;
-//! * **index entries**: `(index id, key bytes) -> document id`, where keys compare bytewise (memcmp) and a range scan
-//!   joins each entry with its document;
+//! * **index entries**: `(index id, key bytes) -> document id`, where keys compare bytewise (memcmp); a range scan
+//!   joins each entry with its document, a keys-only scan ([`Snapshot::scan_keys`]) returns the entries alone;
 //! * **the commit log**: `(timestamp, bytes)` appended once per commit, tailed by subscription engines;
 //! * **metadata**: a small key/value map (catalog, deployment env vars, ...).
 //!
@@ -41,6 +41,13 @@ pub struct IndexEntry {
     pub key: Vec<u8>,
     pub id: Vec<u8>,
     pub document: StoredDocument,
+}
+
+/// One index entry as stored, without its document (a keys-only scan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexKey {
+    pub key: Vec<u8>,
+    pub id: Vec<u8>,
 }
 
 /// A half-open key interval `[start, end)`; `end: None` means unbounded above.
@@ -209,6 +216,11 @@ pub trait Snapshot: Send + Sync {
 
     /// Up to `limit` entries of `index` with keys in `range`, in key order (`Asc`) or reverse (`Desc`).
     async fn scan(&self, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Result<Vec<IndexEntry>>;
+
+    /// [`Snapshot::scan`] without the documents: up to `limit` entries `(key, id)` of `index` in `range`, in key
+    /// order or reverse, as stored (no document is read, so an entry whose document is missing is returned too).
+    /// For readers that decide from the keys which few documents they need (full-text search scores postings).
+    async fn scan_keys(&self, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Result<Vec<IndexKey>>;
 }
 
 /// Shared handle type used by the layers above.

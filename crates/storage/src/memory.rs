@@ -5,8 +5,8 @@
 //! changes. The commit log and metadata are not part of snapshots and are updated in place. Nothing here is durable.
 
 use crate::{
-    Commit, IndexEntry, IndexId, IndexWrite, KeyRange, LogRecord, Order, Persistence, Result, Snapshot, StorageError,
-    StoredDocument, Timestamp,
+    Commit, IndexEntry, IndexId, IndexKey, IndexWrite, KeyRange, LogRecord, Order, Persistence, Result, Snapshot,
+    StorageError, StoredDocument, Timestamp,
 };
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -263,6 +263,18 @@ impl Snapshot for MemorySnapshot {
         Ok(match order {
             Order::Asc => entries.filter_map(join).take(limit).collect(),
             Order::Desc => entries.rev().filter_map(join).take(limit).collect(),
+        })
+    }
+
+    async fn scan_keys(&self, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Result<Vec<IndexKey>> {
+        if range.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let entries = self.tables.indexes.range(index_bounds(index, range));
+        let entry = |((_, key), id): (&EntryKey, &Vec<u8>)| IndexKey { key: key.clone(), id: id.clone() };
+        Ok(match order {
+            Order::Asc => entries.map(entry).take(limit).collect(),
+            Order::Desc => entries.rev().map(entry).take(limit).collect(),
         })
     }
 }

@@ -3,7 +3,9 @@
 use crate::{backend, limit_to_sql, pg_error, read_max_ts, table_from_sql};
 use async_trait::async_trait;
 use deadpool_postgres::Object;
-use storage::{IndexEntry, IndexId, KeyRange, Order, Result, Snapshot, StorageError, StoredDocument, Timestamp};
+use storage::{
+    IndexEntry, IndexId, IndexKey, KeyRange, Order, Result, Snapshot, StorageError, StoredDocument, Timestamp,
+};
 
 // One statement per direction and bound shape, so each is one walk of the (idx, key) primary key in the wanted
 // direction; each entry finds its document by primary key, and an entry without a document is skipped.
@@ -19,6 +21,15 @@ pub(crate) const SCAN_ASC_BOUNDED: &str = "SELECT e.key, e.doc, d.tbl, d.body \
 pub(crate) const SCAN_DESC_BOUNDED: &str = "SELECT e.key, e.doc, d.tbl, d.body \
     FROM index_entries AS e JOIN documents AS d ON d.id = e.doc \
     WHERE e.idx = $1 AND e.key >= $2 AND e.key < $4 ORDER BY e.key DESC LIMIT $3";
+// Keys-only scans: the same walk of the (idx, key) primary key, no join.
+pub(crate) const KEYS_ASC: &str =
+    "SELECT key, doc FROM index_entries WHERE idx = $1 AND key >= $2 ORDER BY key ASC LIMIT $3";
+pub(crate) const KEYS_DESC: &str =
+    "SELECT key, doc FROM index_entries WHERE idx = $1 AND key >= $2 ORDER BY key DESC LIMIT $3";
+pub(crate) const KEYS_ASC_BOUNDED: &str =
+    "SELECT key, doc FROM index_entries WHERE idx = $1 AND key >= $2 AND key < $4 ORDER BY key ASC LIMIT $3";
+pub(crate) const KEYS_DESC_BOUNDED: &str =
+    "SELECT key, doc FROM index_entries WHERE idx = $1 AND key >= $2 AND key < $4 ORDER BY key DESC LIMIT $3";
 pub(crate) const GET: &str = "SELECT tbl, body FROM documents WHERE id = $1";
 
 const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
@@ -140,6 +151,36 @@ impl Snapshot for PostgresSnapshot {
                         table: table_from_sql(table)?,
                         body: row.try_get(3).map_err(|error| pg_error(&context(), &error))?,
                     },
+                })
+            })
+            .collect()
+    }
+
+    async fn scan_keys(&self, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Result<Vec<IndexKey>> {
+        if range.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = match (order, range.end.is_some()) {
+            (Order::Asc, false) => KEYS_ASC,
+            (Order::Desc, false) => KEYS_DESC,
+            (Order::Asc, true) => KEYS_ASC_BOUNDED,
+            (Order::Desc, true) => KEYS_DESC_BOUNDED,
+        };
+        let context = || format!("keys-only scan of index {index}");
+        let conn = self.conn()?;
+        let statement = conn.prepare_cached(sql).await.map_err(|error| pg_error(&context(), &error))?;
+        let index_sql = i64::from(index);
+        let limit = limit_to_sql(limit);
+        let rows = match &range.end {
+            None => conn.query(&statement, &[&index_sql, &range.start, &limit]).await,
+            Some(end) => conn.query(&statement, &[&index_sql, &range.start, &limit, end]).await,
+        }
+        .map_err(|error| pg_error(&context(), &error))?;
+        rows.iter()
+            .map(|row| {
+                Ok(IndexKey {
+                    key: row.try_get(0).map_err(|error| pg_error(&context(), &error))?,
+                    id: row.try_get(1).map_err(|error| pg_error(&context(), &error))?,
                 })
             })
             .collect()

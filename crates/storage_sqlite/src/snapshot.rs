@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension};
 use std::sync::Arc;
-use storage::{IndexEntry, IndexId, KeyRange, Order, Result, Snapshot, StorageError, StoredDocument, Timestamp};
+use storage::{
+    IndexEntry, IndexId, IndexKey, KeyRange, Order, Result, Snapshot, StorageError, StoredDocument, Timestamp,
+};
 
 // One statement per direction and bound shape, so each is a single walk of the (idx, key) primary key with no sort
 // step and both bounds visible to the planner. CROSS JOIN keeps `index_entries` as the outer loop (SQLite never
@@ -23,6 +25,15 @@ pub(crate) const SCAN_ASC_BOUNDED: &str = "SELECT e.key, e.doc, d.tbl, d.body \
 pub(crate) const SCAN_DESC_BOUNDED: &str = "SELECT e.key, e.doc, d.tbl, d.body \
     FROM index_entries AS e CROSS JOIN documents AS d ON d.id = e.doc \
     WHERE e.idx = ?1 AND e.key >= ?2 AND e.key < ?4 ORDER BY e.key DESC LIMIT ?3";
+// Keys-only scans: the same walk of the (idx, key) primary key, which holds the document id too (no join).
+pub(crate) const KEYS_ASC: &str =
+    "SELECT key, doc FROM index_entries WHERE idx = ?1 AND key >= ?2 ORDER BY key ASC LIMIT ?3";
+pub(crate) const KEYS_DESC: &str =
+    "SELECT key, doc FROM index_entries WHERE idx = ?1 AND key >= ?2 ORDER BY key DESC LIMIT ?3";
+pub(crate) const KEYS_ASC_BOUNDED: &str =
+    "SELECT key, doc FROM index_entries WHERE idx = ?1 AND key >= ?2 AND key < ?4 ORDER BY key ASC LIMIT ?3";
+pub(crate) const KEYS_DESC_BOUNDED: &str =
+    "SELECT key, doc FROM index_entries WHERE idx = ?1 AND key >= ?2 AND key < ?4 ORDER BY key DESC LIMIT ?3";
 pub(crate) const GET: &str = "SELECT tbl, body FROM documents WHERE id = ?1";
 
 /// A read transaction pinned at one commit. The connection goes back to the pool when the snapshot is dropped.
@@ -119,6 +130,30 @@ impl Snapshot for SqliteSnapshot {
                     document: StoredDocument { table: row.get(2)?, body: row.get(3)? },
                 })
             };
+            let rows = match &range.end {
+                None => statement.query_map((index, &range.start, limit), map),
+                Some(end) => statement.query_map((index, &range.start, limit, end), map),
+            };
+            rows.and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|error| sqlite_error(&context(), error))
+        })
+    }
+
+    async fn scan_keys(&self, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Result<Vec<IndexKey>> {
+        if range.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = match (order, range.end.is_some()) {
+            (Order::Asc, false) => KEYS_ASC,
+            (Order::Desc, false) => KEYS_DESC,
+            (Order::Asc, true) => KEYS_ASC_BOUNDED,
+            (Order::Desc, true) => KEYS_DESC_BOUNDED,
+        };
+        let context = || format!("keys-only scan of index {index}");
+        self.with_conn(|conn| {
+            let mut statement = conn.prepare_cached(sql).map_err(|error| sqlite_error(&context(), error))?;
+            let limit = limit_to_sql(limit);
+            let map = |row: &rusqlite::Row<'_>| Ok(IndexKey { key: row.get(0)?, id: row.get(1)? });
             let rows = match &range.end {
                 None => statement.query_map((index, &range.start, limit), map),
                 Some(end) => statement.query_map((index, &range.start, limit, end), map),

@@ -14,8 +14,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use storage::{
-    Commit, DocumentWrite, DynPersistence, IndexEntry, IndexId, IndexWrite, KeyRange, LogRecord, Order, Persistence,
-    Result, StorageError, StoredDocument, TableNumber, Timestamp,
+    Commit, DocumentWrite, DynPersistence, IndexEntry, IndexId, IndexKey, IndexWrite, KeyRange, LogRecord, Order,
+    Persistence, Result, StorageError, StoredDocument, TableNumber, Timestamp,
 };
 
 /// A backend under test: where a store lives, and how to open (and open again) the store there.
@@ -54,6 +54,7 @@ pub async fn run_all<B: Backend>(backend: B) {
         index_isolation,
         index_entry_overwrite_and_delete,
         dangling_index_entries_are_skipped,
+        keys_only_scans,
         empty_values_round_trip,
         batch_is_atomic,
         timestamps_are_monotonic_across_writes,
@@ -198,7 +199,13 @@ async fn scan(p: &DynPersistence, index: IndexId, range: &KeyRange, order: Order
     ok(snapshot.scan(index, range, order, limit).await, &format!("scan of index {index} over {range:?}"))
 }
 
-async fn scan_keys(p: &DynPersistence, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Vec<Vec<u8>> {
+async fn scanned_keys(
+    p: &DynPersistence,
+    index: IndexId,
+    range: &KeyRange,
+    order: Order,
+    limit: usize,
+) -> Vec<Vec<u8>> {
     scan(p, index, range, order, limit).await.into_iter().map(|entry| entry.key).collect()
 }
 
@@ -306,22 +313,22 @@ pub async fn write_get_and_scan(p: DynPersistence) {
     ];
     for (order, limit, expected) in cases {
         assert_eq!(
-            scan_keys(&p, 7, &KeyRange::all(), order, limit).await,
+            scanned_keys(&p, 7, &KeyRange::all(), order, limit).await,
             keys(expected),
             "scan of all keys, {order:?}, limit {limit}"
         );
     }
     assert!(
-        scan_keys(&p, 7, &KeyRange::all(), Order::Desc, 0).await.is_empty(),
+        scanned_keys(&p, 7, &KeyRange::all(), Order::Desc, 0).await.is_empty(),
         "a descending scan with limit 0 returns nothing"
     );
     assert_eq!(
-        scan_keys(&p, 7, &range(b"k2", None), Order::Desc, 1).await,
+        scanned_keys(&p, 7, &range(b"k2", None), Order::Desc, 1).await,
         keys(&[b"k3"]),
         "a descending scan starts at the range's top"
     );
     assert_eq!(
-        scan_keys(&p, 7, &range(b"", Some(b"k3")), Order::Desc, 1).await,
+        scanned_keys(&p, 7, &range(b"", Some(b"k3")), Order::Desc, 1).await,
         keys(&[b"k2"]),
         "a descending scan with an end bound starts below the (exclusive) end"
     );
@@ -436,10 +443,10 @@ pub async fn key_range_bounds(p: DynPersistence) {
     ];
     for (start, end, expected) in explicit {
         let r = range(start, end);
-        assert_eq!(scan_keys(&p, index, &r, Order::Asc, 1000).await, keys(expected), "ascending scan over {r:?}");
+        assert_eq!(scanned_keys(&p, index, &r, Order::Asc, 1000).await, keys(expected), "ascending scan over {r:?}");
         let mut reversed = keys(expected);
         reversed.reverse();
-        assert_eq!(scan_keys(&p, index, &r, Order::Desc, 1000).await, reversed, "descending scan over {r:?}");
+        assert_eq!(scanned_keys(&p, index, &r, Order::Desc, 1000).await, reversed, "descending scan over {r:?}");
     }
 
     // Every pair of stored keys and a few absent ones as bounds, checked against the definition of the interval.
@@ -495,7 +502,7 @@ pub async fn bytewise_key_order(p: DynPersistence) {
     ]);
     assert_eq!(sorted, expected, "the suite's own expectation of memcmp order");
     assert_eq!(
-        scan_keys(&p, 9, &KeyRange::all(), Order::Asc, 1000).await,
+        scanned_keys(&p, 9, &KeyRange::all(), Order::Asc, 1000).await,
         expected,
         "index keys must sort bytewise: a prefix first, uppercase before lowercase, 0x00 low, 0x80..0xFF high"
     );
@@ -556,7 +563,7 @@ pub async fn index_entry_overwrite_and_delete(p: DynPersistence) {
 
     write(&p, vec![commit(3, Vec::new(), vec![delete_entry(1, b"k"), delete_entry(1, b"absent")])], "delete").await;
     assert_eq!(
-        scan_keys(&p, 1, &KeyRange::all(), Order::Asc, 10).await,
+        scanned_keys(&p, 1, &KeyRange::all(), Order::Asc, 10).await,
         keys(&[b"l"]),
         "a deleted key disappears, deleting an absent key is a no-op"
     );
@@ -595,17 +602,76 @@ pub async fn dangling_index_entries_are_skipped(p: DynPersistence) {
     )
     .await;
     assert_eq!(
-        scan_keys(&p, 1, &KeyRange::all(), Order::Asc, 10).await,
+        scanned_keys(&p, 1, &KeyRange::all(), Order::Asc, 10).await,
         keys(&[b"k1", b"k3"]),
         "an entry pointing at a missing document is skipped"
     );
-    assert_eq!(scan_keys(&p, 1, &range(b"k2", None), Order::Asc, 1).await, keys(&[b"k3"]), "skipped, then limit");
+    assert_eq!(scanned_keys(&p, 1, &range(b"k2", None), Order::Asc, 1).await, keys(&[b"k3"]), "skipped, then limit");
     write(&p, vec![commit(2, vec![delete_doc(b"d3", 1)], Vec::new())], "delete a referenced document").await;
     assert_eq!(
-        scan_keys(&p, 1, &KeyRange::all(), Order::Desc, 1).await,
+        scanned_keys(&p, 1, &KeyRange::all(), Order::Desc, 1).await,
         keys(&[b"k1"]),
         "entries of a deleted document are skipped"
     );
+}
+
+/// `scan_keys` returns exactly the `(key, id)` pairs `scan` does, for every interval, order and limit; it reads no
+/// document, so an entry whose document is missing is returned too; and it reads its snapshot, not later commits.
+pub async fn keys_only_scans(p: DynPersistence) {
+    let index = 5;
+    let sorted = write_edge_keys(&p, index).await;
+    let snapshot = ok(p.snapshot().await, "snapshot");
+    let mut bounds = sorted.clone();
+    bounds.extend(keys(&[b"aa", b"abb", b"\xff\xfe", b"zzz"]));
+    for start in &bounds {
+        for end in bounds.iter().map(|end| Some(end.clone())).chain([None]) {
+            let r = KeyRange { start: start.clone(), end };
+            for order in [Order::Asc, Order::Desc] {
+                for limit in [0, 1, 3, 1000] {
+                    let joined: Vec<IndexKey> = ok(snapshot.scan(index, &r, order, limit).await, "scan")
+                        .into_iter()
+                        .map(|entry| IndexKey { key: entry.key, id: entry.id })
+                        .collect();
+                    let alone = ok(snapshot.scan_keys(index, &r, order, limit).await, "keys-only scan");
+                    assert_eq!(alone, joined, "keys-only {order:?} scan over {r:?} with limit {limit}");
+                }
+            }
+        }
+    }
+    assert!(ok(snapshot.scan_keys(index + 1, &KeyRange::all(), Order::Asc, 10).await, "scan").is_empty(), "no index");
+
+    // A dangling entry, an overwritten entry and a deleted one, seen by a new snapshot and not by the old one.
+    write(
+        &p,
+        vec![commit(
+            2,
+            Vec::new(),
+            vec![
+                put_entry(index, b"dangling", b"missing"),
+                put_entry(index, b"ab", b"edge-0"),
+                delete_entry(index, b"b"),
+            ],
+        )],
+        "entry changes",
+    )
+    .await;
+    let old = ok(snapshot.scan_keys(index, &KeyRange::all(), Order::Asc, 1000).await, "keys-only scan");
+    assert_eq!(old.len(), sorted.len(), "the old snapshot sees the entries as they were");
+    assert!(old.iter().all(|e| e.key != b"dangling".to_vec()), "the old snapshot does not see a later entry");
+    let new_snapshot = ok(p.snapshot().await, "snapshot");
+    let new = ok(new_snapshot.scan_keys(index, &range(b"ab", Some(b"e")), Order::Asc, 1000).await, "keys-only scan");
+    let pairs: Vec<(&[u8], &[u8])> = new.iter().map(|e| (e.key.as_slice(), e.id.as_slice())).collect();
+    assert!(
+        pairs.contains(&(b"dangling".as_slice(), b"missing".as_slice())),
+        "a dangling entry is returned: {pairs:?}"
+    );
+    assert!(
+        pairs.contains(&(b"ab".as_slice(), b"edge-0".as_slice())),
+        "an overwritten entry has its new id: {pairs:?}"
+    );
+    assert!(!pairs.iter().any(|(key, _)| *key == b"b".as_slice()), "a deleted entry is gone: {pairs:?}");
+    let joined = scan(&p, index, &range(b"ab", Some(b"e")), Order::Asc, 1000).await;
+    assert!(joined.iter().all(|e| e.key != b"dangling".to_vec()), "while a joined scan skips it");
 }
 
 /// Empty ids, bodies, logs and meta values are stored as empty, not as missing.
@@ -915,7 +981,11 @@ pub async fn clear_index_touches_only_that_index(p: DynPersistence) {
     assert_eq!(scan(&p, 0, &KeyRange::all(), Order::Asc, 10).await.len(), 1, "index 0 is still untouched");
 
     write(&p, vec![commit(8, Vec::new(), vec![put_entry(1, b"k3", b"a")])], "reuse of a cleared index").await;
-    assert_eq!(scan_keys(&p, 1, &KeyRange::all(), Order::Asc, 10).await, keys(&[b"k3"]), "a cleared index is reusable");
+    assert_eq!(
+        scanned_keys(&p, 1, &KeyRange::all(), Order::Asc, 10).await,
+        keys(&[b"k3"]),
+        "a cleared index is reusable"
+    );
 }
 
 /// Backfilled entries are scannable like committed ones, and leave the log and max_ts alone.
@@ -1291,7 +1361,7 @@ pub async fn data_survives_reopen<B: Backend>(backend: &B) {
     assert_eq!(snapshot.ts(), Timestamp(20));
     assert_eq!(get(&p, b"a").await, Some(stored(4, b"alpha")), "documents survive a reopen");
     assert_eq!(
-        scan_keys(&p, 2, &KeyRange::all(), Order::Asc, 10).await,
+        scanned_keys(&p, 2, &KeyRange::all(), Order::Asc, 10).await,
         keys(&[b"alpha", b"beta"]),
         "index entries survive a reopen"
     );

@@ -223,8 +223,103 @@ async fn a_large_corpus_stays_within_the_read_limits() {
     let hits = txn.search(&query("common")).await.unwrap();
     assert_eq!(hits.len(), search::MAX_CANDIDATES);
     assert!(txn.usage().documents_read <= search::MAX_CANDIDATES);
+    // Ranking reads postings only; then just the documents wanted are read, in the same order.
+    let mut txn = db.begin(true).await.unwrap();
+    let matches = txn.search_matches(&query("common")).await.unwrap();
+    assert_eq!(matches.len(), search::MAX_CANDIDATES);
+    assert_eq!(txn.usage().documents_read, 0, "ranking reads no document");
+    let top = txn.search_documents(&matches[..10]).await.unwrap();
+    assert_eq!(txn.usage().documents_read, 10, "only the documents returned are read");
+    assert_eq!(bodies(top), bodies(hits)[..10]);
     let mut txn = db.begin(true).await.unwrap();
     // The last term is also a prefix: rare5000 finds rare50000 too; as an exact (not last) term it does not.
     assert_eq!(bodies(txn.search(&query("rare5000")).await.unwrap()), ["common rare50000", "common rare5000"]);
     assert_eq!(bodies(txn.search(&query("rare5000 x")).await.unwrap()), ["common rare5000"]);
+}
+
+/// The posting key carries the filter values: `eq` on a filter field that is not a prefix of the index's filter
+/// fields (and on the last, prefix term) is checked from the key, and only matching documents are read.
+#[tokio::test]
+async fn filters_on_any_filter_field_are_checked_from_the_postings() {
+    let schema = Schema::new().table(
+        "messages",
+        TableDefinition::with_fields([
+            ("body", v::string().into()),
+            ("channel", v::optional(v::string())),
+            ("author", v::optional(v::string())),
+        ])
+        .search_index("search_body", "body", &["channel", "author"]),
+    );
+    let config = DatabaseConfig::new(
+        schema,
+        Arc::new(ManualClock::new(1_700_000_000_000_000_000)),
+        Arc::new(SeededEntropy::new(3)),
+    );
+    let db = Database::open(test_support::test_persistence().await, config).await.unwrap();
+    insert(
+        &db,
+        &[
+            obj! {"body" => "hello from ann", "channel" => "#a", "author" => "ann"},
+            obj! {"body" => "hello from bob", "channel" => "#a", "author" => "bob"},
+            obj! {"body" => "hello again ann", "channel" => "#b", "author" => "ann"},
+            obj! {"body" => "hello nobody", "channel" => "#b"},
+        ],
+    )
+    .await;
+    let with = |text: &str, filters: &[(&str, Option<&str>)]| {
+        let mut q = query(text);
+        q.filters = filters.iter().map(|(f, v)| (f.to_string(), v.map(Value::from))).collect();
+        q
+    };
+    let mut txn = db.begin(true).await.unwrap();
+    let ann = with("hello", &[("author", Some("ann"))]);
+    let found = bodies(txn.search(&ann).await.unwrap());
+    assert_eq!(found, ["hello again ann", "hello from ann"]);
+    assert_eq!(txn.usage().documents_read, 2, "documents of other authors are not read");
+    assert_eq!(search(&db, &with("hel", &[("author", Some("ann"))])).await, ["hello again ann", "hello from ann"]);
+    assert_eq!(
+        search(&db, &with("hello", &[("author", Some("ann")), ("channel", Some("#b"))])).await,
+        ["hello again ann"]
+    );
+    assert_eq!(search(&db, &with("hel", &[("author", None)])).await, ["hello nobody"]);
+    assert_eq!(search(&db, &with("again hel", &[("channel", Some("#a"))])).await, ["hello from bob", "hello from ann"]);
+}
+
+/// A search index built with an older posting layout (a catalog entry without the current format) is cleared and
+/// rebuilt at start, under a new index id, and searches find what it held.
+#[tokio::test]
+async fn a_search_index_of_an_older_posting_format_is_rebuilt() {
+    let p = test_support::test_persistence().await;
+    let db = open(p.clone(), true).await;
+    insert(&db, &[obj! {"body" => "older text"}, obj! {"body" => "newer text"}]).await;
+    drop(db);
+    let search_index = |catalog: &serde_json::Value| {
+        catalog["tables"]["messages"]["indexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|ix| ix["name"] == "search_body")
+            .cloned()
+            .unwrap()
+    };
+    let stored = p.get_meta("catalog").await.unwrap().unwrap();
+    let mut catalog: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+    let before = search_index(&catalog);
+    assert_eq!(before["search"]["postings"], search::POSTINGS_FORMAT);
+    for ix in catalog["tables"]["messages"]["indexes"].as_array_mut().unwrap() {
+        if ix["name"] == "search_body" {
+            ix["search"].as_object_mut().unwrap().remove("postings");
+        }
+    }
+    p.put_meta(vec![("catalog".into(), Some(serde_json::to_vec(&catalog).unwrap()))]).await.unwrap();
+    let db = open(p.clone(), true).await;
+    let catalog: serde_json::Value = serde_json::from_slice(&p.get_meta("catalog").await.unwrap().unwrap()).unwrap();
+    let after = search_index(&catalog);
+    assert_eq!(after["search"]["postings"], search::POSTINGS_FORMAT);
+    assert_ne!(after["id"], before["id"], "rebuilt under a new id");
+    let snapshot = p.snapshot().await.unwrap();
+    let old_id = before["id"].as_u64().unwrap() as u32;
+    let old = snapshot.scan_keys(old_id, &storage::KeyRange::all(), storage::Order::Asc, 10).await.unwrap();
+    assert!(old.is_empty(), "the old postings are gone");
+    assert_eq!(search(&db, &query("text")).await, ["newer text", "older text"]);
 }
