@@ -10,6 +10,9 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
+step "Dockerfile and deploy/compose.yaml (hadolint; no container engine needed)"
+scripts/lint-dockerfile.sh
+
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -141,7 +141,8 @@ class Capture {
  * {@link defaultDatabase}; with PostgreSQL the data directory remembers its database, so a restart on the same
  * `dataDir` finds the same data, and the database is dropped when the harness removes the directory),
  * `databaseUrl` (run on this PostgreSQL database, e.g. another node's `databaseUrl`: a second node of that
- * deployment; the database is left to its owner).
+ * deployment; the database is left to its owner), `tls` (`{cert, key, ca}` PEM paths: both origins serve https/wss
+ * with `--tls-cert`/`--tls-key`, and the readiness check trusts `ca`).
  *
  * Returns `{apiUrl, siteUrl, authUrl, dataDir, stderr(), stdout(), exited, stop(), kill(), printLogsIfFailed(t),
  * outbox(), waitForMail(predicate)}`.
@@ -154,6 +155,7 @@ export async function startChat({
   env = {},
   database = defaultDatabase(),
   databaseUrl: sharedDatabaseUrl,
+  tls,
 } = {}) {
   if (!existsSync(binary)) {
     throw new Error(
@@ -173,7 +175,20 @@ export async function startChat({
   // `databaseUrl`: another deployment's PostgreSQL database (a second node of it); that node owns the database.
   const databaseUrl = sharedDatabaseUrl ?? (database === "postgres" ? postgresDatabaseFor(dir) : undefined);
   const dbArgs = databaseUrl === undefined ? [] : ["--db", databaseUrl];
-  const args = ["dev", "--data", dir, "--port", "0", "--site-port", "0", ...dbArgs, ...configArgs, ...extraArgs];
+  const tlsArgs = tls === undefined ? [] : ["--tls-cert", tls.cert, "--tls-key", tls.key];
+  const args = [
+    "dev",
+    "--data",
+    dir,
+    "--port",
+    "0",
+    "--site-port",
+    "0",
+    ...dbArgs,
+    ...configArgs,
+    ...tlsArgs,
+    ...extraArgs,
+  ];
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   live.add(child);
 
@@ -348,16 +363,37 @@ export async function startChat({
       return await fail(`exited while waiting for /version (code ${s.code}, signal ${s.signal})`);
     }
     try {
-      const res = await fetch(`${server.apiUrl}/version`, { signal: AbortSignal.timeout(5_000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return server;
-      lastProblem = `GET /version answered ${res.status}`;
+      const status =
+        tls === undefined ? await fetchStatus(`${server.apiUrl}/version`) : await httpsStatus(`${server.apiUrl}/version`, tls.ca);
+      if (status === 200) return server;
+      lastProblem = `GET /version answered ${status}`;
     } catch (err) {
       lastProblem = `GET /version failed: ${err}`;
     }
     await timeout(100);
   }
   return await fail(`not ready within ${STARTUP_TIMEOUT_MS} ms (${lastProblem})`);
+}
+
+/** The status of `GET url` (body drained). */
+async function fetchStatus(url) {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** The status of `GET url` over https trusting the PEM file `ca` (this process's fetch knows only the system roots). */
+async function httpsStatus(url, ca) {
+  const { get: httpsGet } = await import("node:https");
+  const caText = await readFile(ca, "utf8");
+  return await new Promise((resolveStatus, reject) => {
+    const req = httpsGet(url, { ca: caText, timeout: 5_000 }, (res) => {
+      res.resume();
+      res.on("end", () => resolveStatus(res.statusCode));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
 }
 
 /**

@@ -47,6 +47,21 @@ enum Command {
         #[arg(long, env = "AUTHVEX_SITE_PORT", default_value_t = 3211)]
         site_port: u16,
     },
+    /// Checks that a deployment on this machine is alive: GETs `/health` on the API origin and exits 0 when it
+    /// answers 200, 1 otherwise (for container HEALTHCHECKs; the runtime image has no curl). With TLS on
+    /// (`AUTHVEX_TLS_CERT` set, or an `https://` URL) it speaks https without checking the certificate's name:
+    /// it only asks whether this process answers.
+    Health {
+        /// The URL to check (default: `http[s]://127.0.0.1:<AUTHVEX_PORT or 3210>/health`).
+        #[arg(long)]
+        url: Option<String>,
+        /// Port of the API origin, when `--url` is not given.
+        #[arg(long, env = "AUTHVEX_PORT", default_value_t = 3210)]
+        port: u16,
+        /// Whether the listeners use TLS, when `--url` is not given (set when `AUTHVEX_TLS_CERT` is).
+        #[arg(long, env = "AUTHVEX_TLS_CERT", hide_env_values = true)]
+        tls_cert: Option<PathBuf>,
+    },
     /// Writes every table, index entry, the catalog and the deployment env vars as JSON lines (to move a
     /// deployment between SQLite and PostgreSQL with `authvex import`). Stop the deployment first.
     Export {
@@ -126,9 +141,17 @@ struct RunArgs {
     /// database must exist, its schema is created or migrated at start. Overrides the config file's `database`.
     #[arg(long, env = "AUTHVEX_DATABASE_URL")]
     db: Option<String>,
-    /// JSON config file: `{"database": "postgres://…", "auth": {...Better Auth option names...}}`.
+    /// JSON config file: `{"database": "postgres://…", "tls": {"cert": "…", "key": "…"}, "auth": {...Better
+    /// Auth option names...}}`.
     #[arg(long, env = "AUTHVEX_CONFIG")]
     config: Option<PathBuf>,
+    /// TLS certificate chain (PEM) for both listeners: they serve https/wss, HTTP/1.1 and HTTP/2. Reloaded on
+    /// SIGHUP and when the file changes. Needs `--tls-key`.
+    #[arg(long, env = "AUTHVEX_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM).
+    #[arg(long, env = "AUTHVEX_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Whether the deployment runs for development or production.
@@ -239,6 +262,13 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
         Command::Serve { run: args, host, port, site_port } => {
             run_deployment(app, args, (SocketAddr::new(host, port), SocketAddr::new(host, site_port)), Mode::Serve)
                 .await
+        }
+        Command::Health { url, port, tls_cert } => {
+            let url = url.unwrap_or_else(|| {
+                let scheme = if tls_cert.is_some() { "https" } else { "http" };
+                format!("{scheme}://127.0.0.1:{port}/health")
+            });
+            Ok(health(&url).await)
         }
         Command::Export { target, out } => {
             let storage = storage_config(target.data, target.db, None)?;
@@ -429,6 +459,7 @@ async fn run_deployment(
     let file = args.config.as_deref().map(ConfigFile::load).transpose()?;
     let mut config = ServerConfig::sqlite(&args.data, 0, 0);
     config.storage = storage_config(args.data, args.db, file.as_ref())?;
+    config.tls = tls_settings(args.tls_cert, args.tls_key, file.as_ref())?;
     config.api_addr = api_addr;
     config.site_addr = site_addr;
     config.process_env = process_env();
@@ -445,6 +476,10 @@ async fn run_deployment(
     let storage = config.storage.describe();
     let server = server::start(app, config).await.context("cannot start the deployment")?;
     let term = TermSignal::install();
+    // Installed before the URLs are printed, so a SIGHUP right after start-up reloads instead of killing.
+    if let Some(cert) = server.tls_cert() {
+        reload_on_sighup(cert);
+    }
     println!("authvex {}: deployment ready (data: {storage})", mode.name());
     println!("API URL:  {}", server.api_url);
     println!("Site URL: {}", server.site_url);
@@ -458,6 +493,71 @@ async fn run_deployment(
     });
     server.wait().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The listeners' TLS files: flags/env first, then the config file's `tls`.
+fn tls_settings(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    file: Option<&ConfigFile>,
+) -> anyhow::Result<Option<server::tls::TlsSettings>> {
+    let from_file = file.and_then(|file| file.tls.as_ref());
+    match (cert.or_else(|| from_file.map(|tls| tls.cert.clone())), key.or_else(|| from_file.map(|tls| tls.key.clone())))
+    {
+        (Some(cert), Some(key)) => Ok(Some(server::tls::TlsSettings::new(cert, key))),
+        (None, None) => Ok(None),
+        _ => anyhow::bail!("TLS needs both a certificate and a key (--tls-cert and --tls-key)"),
+    }
+}
+
+/// SIGHUP reloads the TLS certificate (open connections keep theirs).
+fn reload_on_sighup(cert: std::sync::Arc<server::tls::ReloadableCert>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the TLS certificate is reloaded only when its files change");
+            return;
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                if let Err(error) = cert.reload() {
+                    tracing::error!(%error, "SIGHUP: cannot reload the TLS certificate; still serving the previous one");
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = cert;
+}
+
+/// `authvex health`: 0 when `url` answers 200 within 5 s.
+async fn health(url: &str) -> ExitCode {
+    // Loopback liveness probe: the certificate is issued for the public name, not 127.0.0.1.
+    let client = match reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("unhealthy: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(url).send().await {
+        Ok(response) if response.status() == reqwest::StatusCode::OK => {
+            println!("healthy: {url}");
+            ExitCode::SUCCESS
+        }
+        Ok(response) => {
+            eprintln!("unhealthy: {url} answered {}", response.status());
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("unhealthy: {url}: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn spinner(what: &'static str) -> indicatif::ProgressBar {
@@ -506,9 +606,20 @@ struct ConfigFile {
     database: Option<String>,
     #[serde(default)]
     auth: auth::config::AuthOptions,
+    /// TLS on the listeners; overridden by `--tls-cert` / `--tls-key`.
+    #[serde(default)]
+    tls: Option<TlsFile>,
     /// Extra token issuers in `convex/auth.config.ts` provider shapes.
     #[serde(default, rename = "authProviders")]
     auth_providers: Vec<serde_json::Value>,
+}
+
+/// The config file's `tls`: `{"cert": "/etc/authvex/cert.pem", "key": "/etc/authvex/key.pem"}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsFile {
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 impl ConfigFile {
@@ -530,6 +641,7 @@ fn process_env() -> std::collections::BTreeMap<String, String> {
         "SMTP_FROM",
         "AUTHVEX_REDIS_URL",
         "AUTHVEX_REDIS_PREFIX",
+        "AUTHVEX_REDIS_CA",
     ];
     // Social providers' credentials: GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET, GOOGLE_…, <PROVIDER_ID>_CLIENT_….
     let credential = |name: &str| name.ends_with("_CLIENT_ID") || name.ends_with("_CLIENT_SECRET");

@@ -104,7 +104,8 @@ pub(crate) async fn build(
         Some(url) => {
             // Deployments sharing one Redis keep their counters apart with their own prefixes.
             let prefix = lookup(config, env, "AUTHVEX_REDIS_PREFIX").unwrap_or("authvex:rate-limit:");
-            let store = crate::redis_rate_limit::RedisRateLimitStore::with_prefix(url, prefix)
+            let ca = lookup(config, env, "AUTHVEX_REDIS_CA").map(std::path::Path::new);
+            let store = crate::redis_rate_limit::RedisRateLimitStore::with_options(url, prefix, ca)
                 .await
                 .map_err(ServerError::Auth)?;
             Arc::new(store)

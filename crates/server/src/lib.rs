@@ -7,6 +7,7 @@ pub mod files_setup;
 pub mod health;
 pub mod identity_setup;
 pub mod redis_rate_limit;
+pub mod tls;
 pub mod transfer;
 
 use database::{Database, DatabaseConfig, OsEntropy, SystemClock};
@@ -51,6 +52,8 @@ pub struct ServerConfig {
     pub process_env: BTreeMap<String, String>,
     /// How scheduled functions and crons are executed.
     pub scheduler: functions::ExecutorConfig,
+    /// TLS on both listeners (`None`: plain HTTP, e.g. behind a proxy that terminates TLS).
+    pub tls: Option<tls::TlsSettings>,
 }
 
 /// How the auth service is configured.
@@ -85,6 +88,7 @@ impl ServerConfig {
             auth_providers: Vec::new(),
             process_env: BTreeMap::new(),
             scheduler: functions::ExecutorConfig::default(),
+            tls: None,
         }
     }
 }
@@ -107,6 +111,8 @@ pub enum ServerError {
     Auth(String),
     #[error("file storage: {0}")]
     Files(String),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("another process is running a deployment on {path} (it holds {}); stop it first", lock_path(path).display())]
     Locked { path: PathBuf },
 }
@@ -178,6 +184,7 @@ pub struct RunningServer {
     pub runtime: Arc<Runtime>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    tls: Option<Arc<tls::ReloadableCert>>,
     /// The SQLite data folder's lock, held while the process runs.
     _lock: Option<std::fs::File>,
 }
@@ -198,6 +205,11 @@ impl RunningServer {
         }
     }
 
+    /// The listeners' certificate when TLS is on (the CLI reloads it on SIGHUP).
+    pub fn tls_cert(&self) -> Option<Arc<tls::ReloadableCert>> {
+        self.tls.clone()
+    }
+
     /// A handle that stops the server when sent `true`.
     pub fn stopper(&self) -> watch::Sender<bool> {
         self.stop.clone()
@@ -210,6 +222,9 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
         StorageConfig::Sqlite { data_dir } => Some(lock_data_dir(data_dir)?),
         _ => None,
     };
+    // A certificate that cannot be loaded stops the start before anything else happens.
+    let tls_cert = config.tls.clone().map(tls::ReloadableCert::load).transpose().map_err(ServerError::Tls)?;
+    let tls_config = tls_cert.as_ref().map(tls::ReloadableCert::server_config).transpose().map_err(ServerError::Tls)?;
     let persistence = open_storage(&config.storage).await?;
     let mut app = app;
     if config.auth.is_some() {
@@ -236,8 +251,8 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
     let api_local = api_listener.local_addr().map_err(|source| ServerError::Bind { addr: config.api_addr, source })?;
     let site_local =
         site_listener.local_addr().map_err(|source| ServerError::Bind { addr: config.site_addr, source })?;
-    let api_url = format!("http://{api_local}");
-    let site_url = format!("http://{site_local}");
+    let api_url = tls::url(tls_config.is_some(), api_local);
+    let site_url = tls::url(tls_config.is_some(), site_local);
 
     let mut env = env_store::list(persistence.as_ref()).await?;
     // Behind a proxy the public site URL differs from the bound address: an explicit CONVEX_SITE_URL wins.
@@ -291,6 +306,10 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
         (site_listener, http_api::site_router(state.clone())),
     ] {
         let mut stopped = stopped.clone();
+        if let Some(tls_config) = &tls_config {
+            tasks.push(tokio::spawn(tls::serve(listener, router, tls_config.clone(), stopped)));
+            continue;
+        }
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
@@ -306,6 +325,9 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
                 tracing::error!(error = %e, "listener failed");
             }
         }));
+    }
+    if let Some(cert) = &tls_cert {
+        cert.spawn_watcher(stopped.clone());
     }
     files_setup::spawn_sweeper(runtime.clone(), stopped.clone());
     // Keep env vars fresh so `authvex env set` reaches a running deployment.
@@ -332,7 +354,7 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
         });
     }
     tasks.push(executor_task);
-    Ok(RunningServer { api_url, site_url, runtime, stop, tasks, _lock: lock })
+    Ok(RunningServer { api_url, site_url, runtime, stop, tasks, tls: tls_cert, _lock: lock })
 }
 
 /// The token verifier: the built-in provider (when the auth service runs) plus configured ones.

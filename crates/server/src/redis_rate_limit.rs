@@ -4,12 +4,18 @@
 //! A Redis outage never turns into a 500 or an unlimited endpoint: each hit that Redis cannot answer is counted in
 //! this node's in-memory store instead (per-node limits), with a warning logged at most every 30 seconds; once
 //! Redis answers again, the shared counters take over.
+//!
+//! `rediss://` connects with TLS (rustls): the server's certificate is checked against the platform's roots, or
+//! against the PEM file `AUTHVEX_REDIS_CA` names (a private CA, as hosted Redis services give out). A CA file that
+//! cannot be read stops the start; a certificate that does not check out is an unreachable Redis (per-node counters
+//! and a logged warning naming the TLS error), never a silent plain-text connection.
 
 use async_trait::async_trait;
 use auth::rate_limit::{Decision, MemoryStore, RateLimitStore, StoreError};
 use database::UnixTime;
 use parking_lot::Mutex;
 use redis::aio::ConnectionManager;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,7 +80,37 @@ impl RedisRateLimitStore {
     /// default `authvex:rate-limit:`; every node of a deployment uses the same). An unreachable server is not fatal:
     /// this node counts locally and tries again every few seconds.
     pub async fn with_prefix(url: &str, prefix: &str) -> Result<RedisRateLimitStore, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("AUTHVEX_REDIS_URL is not a Redis URL: {e}"))?;
+        Self::with_options(url, prefix, None).await
+    }
+
+    /// [`RedisRateLimitStore::with_prefix`], trusting the root certificates in the PEM file `ca` for `rediss://`
+    /// (instead of the platform's).
+    pub async fn with_options(url: &str, prefix: &str, ca: Option<&Path>) -> Result<RedisRateLimitStore, String> {
+        let client = match ca {
+            Some(ca) => {
+                if !url.starts_with("rediss://") {
+                    return Err(format!(
+                        "AUTHVEX_REDIS_CA is set but AUTHVEX_REDIS_URL ({}) is not a rediss:// (TLS) URL",
+                        redacted(url)
+                    ));
+                }
+                let root_cert =
+                    std::fs::read(ca).map_err(|e| format!("AUTHVEX_REDIS_CA {}: cannot read: {e}", ca.display()))?;
+                // redis-rs builds its rustls configuration with the process-wide provider: make it ring's.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                redis::Client::build_with_tls(
+                    url,
+                    redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) },
+                )
+                .map_err(|e| format!("AUTHVEX_REDIS_URL / AUTHVEX_REDIS_CA: {e}"))?
+            }
+            None => {
+                if url.starts_with("rediss://") {
+                    let _ = rustls::crypto::ring::default_provider().install_default();
+                }
+                redis::Client::open(url).map_err(|e| format!("AUTHVEX_REDIS_URL is not a Redis URL: {e}"))?
+            }
+        };
         let redis = match open(client.clone()).await {
             Ok(manager) => Some(manager),
             Err(e) => {
@@ -243,5 +279,84 @@ mod tests {
         let refused =
             store.hit("k", 10_000, 3, UnixTime::from_millis(now + 10)).await.expect("a Redis outage is never an error");
         assert!(!refused.allowed, "the local limit holds");
+    }
+
+    /// A redis-server with only a TLS port, on a free port, killed on drop.
+    struct TlsRedis {
+        port: u16,
+        child: std::process::Child,
+    }
+
+    impl Drop for TlsRedis {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn start_tls_redis(server: &test_support::tls::CertFiles, ca: &Path) -> TlsRedis {
+        let port = test_support::tls::free_port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no", "--tls-auth-clients", "no"])
+            .arg("--tls-cert-file")
+            .arg(&server.cert)
+            .arg("--tls-key-file")
+            .arg(&server.key)
+            .arg("--tls-ca-cert-file")
+            .arg(ca)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (built with TLS) must be installed for this test; .ci/run installs it");
+        let redis = TlsRedis { port, child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on TLS port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        redis
+    }
+
+    /// `rediss://` with the deployment's own CA: counters are shared over TLS; a server whose certificate another CA
+    /// signed is never used (per-node counters), and a CA file without a TLS URL is a configuration error.
+    #[tokio::test]
+    async fn rediss_with_a_private_ca() {
+        let ca = test_support::tls::TestCa::new("redis CA");
+        let other = test_support::tls::TestCa::new("another CA");
+        let redis = start_tls_redis(&ca.server_cert("redis", &["localhost"]), ca.ca_path());
+        let url = format!("rediss://localhost:{}", redis.port);
+        let prefix = unique_prefix();
+        let a = RedisRateLimitStore::with_options(&url, &prefix, Some(ca.ca_path())).await.unwrap();
+        let b = RedisRateLimitStore::with_options(&url, &prefix, Some(ca.ca_path())).await.unwrap();
+        assert!(a.redis.lock().is_some() && b.redis.lock().is_some(), "connected over TLS");
+        let now = 1_700_000_000_000u64;
+        assert!(a.hit("k", 10_000, 2, UnixTime::from_millis(now)).await.unwrap().allowed);
+        assert!(b.hit("k", 10_000, 2, UnixTime::from_millis(now + 1)).await.unwrap().allowed);
+        assert!(!a.hit("k", 10_000, 2, UnixTime::from_millis(now + 2)).await.unwrap().allowed, "shared over TLS");
+
+        let untrusted = RedisRateLimitStore::with_options(&url, &prefix, Some(other.ca_path())).await.unwrap();
+        assert!(untrusted.redis.lock().is_none(), "a certificate from another CA is refused");
+        assert!(
+            untrusted.hit("k", 10_000, 2, UnixTime::from_millis(now + 3)).await.unwrap().allowed,
+            "counted on this node instead (the shared counter is exhausted)"
+        );
+        let plain =
+            RedisRateLimitStore::with_prefix(&format!("redis://localhost:{}", redis.port), &prefix).await.unwrap();
+        assert!(plain.redis.lock().is_none(), "plain TCP against the TLS port does not connect");
+
+        let error = RedisRateLimitStore::with_options(
+            &format!("redis://localhost:{}", redis.port),
+            &prefix,
+            Some(ca.ca_path()),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(error.contains("rediss://"), "{error}");
+        let error = RedisRateLimitStore::with_options(&url, &prefix, Some(Path::new("/nonexistent/ca.pem")))
+            .await
+            .err()
+            .unwrap();
+        assert!(error.contains("/nonexistent/ca.pem"), "{error}");
     }
 }

@@ -4,10 +4,11 @@
 //! a process ignores its own. Only a hint: a lost notification or a dropped listener delays a remote commit by no
 //! more than the poll interval (the listener reconnects in the background).
 
+use crate::tls::MakeRustlsConnect;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 /// The notification channel.
 pub(crate) const CHANNEL: &str = "authvex_commits";
@@ -15,11 +16,16 @@ pub(crate) const CHANNEL: &str = "authvex_commits";
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 /// Starts listening; `notify` is woken for every other process's commit. Stops once `notify` is dropped.
-pub(crate) fn spawn_listener(config: tokio_postgres::Config, token: String, notify: &Arc<Notify>) {
+pub(crate) fn spawn_listener(
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    token: String,
+    notify: &Arc<Notify>,
+) {
     let notify = Arc::downgrade(notify);
     tokio::spawn(async move {
         while notify.strong_count() > 0 {
-            if let Err(error) = listen(&config, &token, &notify).await {
+            if let Err(error) = listen(&config, &tls, &token, &notify).await {
                 tracing::warn!(%error, "commit hints: the LISTEN connection failed; reconnecting (commits are still polled)");
                 tokio::time::sleep(RECONNECT_AFTER).await;
             }
@@ -28,8 +34,13 @@ pub(crate) fn spawn_listener(config: tokio_postgres::Config, token: String, noti
 }
 
 /// One listener connection, until it fails (`Err`) or the database is gone (`Ok`).
-async fn listen(config: &tokio_postgres::Config, token: &str, notify: &Weak<Notify>) -> Result<(), String> {
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+async fn listen(
+    config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
+    token: &str,
+    notify: &Weak<Notify>,
+) -> Result<(), String> {
+    let (client, mut connection) = config.connect(tls.clone()).await.map_err(|e| e.to_string())?;
     let (payloads, mut received) = mpsc::unbounded_channel::<String>();
     // The connection delivers notifications only while it is polled.
     let driver = async move {

@@ -20,6 +20,7 @@
 mod hints;
 mod schema;
 mod snapshot;
+pub mod tls;
 mod writer;
 
 pub use schema::SCHEMA_VERSION;
@@ -85,16 +86,18 @@ impl PostgresPersistence {
         Self::connect_with(url, PostgresConfig::default()).await
     }
 
-    /// Connects to the database named by `url` (`postgres://user@host:port/dbname` or `key=value` form), creates
-    /// the schema or migrates an older one, and returns the backend. The database itself must exist.
+    /// Connects to the database named by `url` (`postgres://user@host:port/dbname` or `key=value` form, with
+    /// libpq's TLS parameters: see [`tls`]), creates the schema or migrates an older one, and returns the backend.
+    /// The database itself must exist. Every pooled connection and the LISTEN connection use the same TLS settings.
     ///
     /// # Errors
     /// [`StorageError::Backend`] when the connection string is invalid, the server cannot be reached, or the
     /// database holds a schema from a newer build. Messages never include the password.
     pub async fn connect_with(url: &str, config: PostgresConfig) -> Result<Self> {
-        let mut pg_config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|error| StorageError::Backend(format!("invalid PostgreSQL connection string: {error}")))?;
+        let (mut pg_config, tls_settings) = tls::parse(url).map_err(StorageError::Backend)?;
+        let tls = tls::connector(&tls_settings).map_err(|error| {
+            StorageError::Backend(format!("PostgreSQL TLS settings ({}): {error}", tls_settings.describe()))
+        })?;
         if pg_config.get_application_name().is_none() {
             pg_config.application_name("authvex");
         }
@@ -110,11 +113,11 @@ impl PostgresPersistence {
             pg_config.options(joined);
         }
         pg_config.connect_timeout(config.connect_timeout);
-        let target = describe(&pg_config);
+        let target = format!("{} ({})", describe(&pg_config), tls_settings.describe());
         let pool = |size: usize| {
             let manager = Manager::from_config(
                 pg_config.clone(),
-                tokio_postgres::NoTls,
+                tls.clone(),
                 ManagerConfig { recycling_method: RecyclingMethod::Fast },
             );
             Pool::builder(manager)
@@ -136,7 +139,7 @@ impl PostgresPersistence {
             let mut conn = persistence.conn().await?;
             schema::migrate(&mut conn, schema::MIGRATIONS).await?;
         }
-        hints::spawn_listener(pg_config, persistence.token.clone(), &persistence.hints);
+        hints::spawn_listener(pg_config, tls, persistence.token.clone(), &persistence.hints);
         tracing::debug!(target = %persistence.target, "opened postgres storage");
         Ok(persistence)
     }
@@ -154,7 +157,7 @@ impl PostgresPersistence {
     async fn get(&self, pool: &Pool, purpose: &str) -> Result<deadpool_postgres::Object> {
         pool.get().await.map_err(|error| {
             let detail = match &error {
-                deadpool_postgres::PoolError::Backend(error) => pg_detail(error),
+                deadpool_postgres::PoolError::Backend(error) => tls::explain(pg_detail(error)),
                 deadpool_postgres::PoolError::Timeout(_) => format!(
                     "timed out waiting for a connection (all {} for {purpose} are in use)",
                     pool.status().max_size
@@ -166,10 +169,10 @@ impl PostgresPersistence {
     }
 }
 
-/// A connection string for messages: `user@host:port/dbname`, never the password (or `invalid URL`).
+/// A connection string for messages: `user@host:port/dbname (sslmode=…)`, never the password (or `invalid URL`).
 pub fn redacted(url: &str) -> String {
-    match url.parse::<tokio_postgres::Config>() {
-        Ok(config) => describe(&config),
+    match tls::parse(url) {
+        Ok((config, tls)) => format!("{} ({})", describe(&config), tls.describe()),
         Err(_) => "(an invalid connection string)".to_owned(),
     }
 }

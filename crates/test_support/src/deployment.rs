@@ -14,12 +14,13 @@ pub struct Deployment {
     auth_options: Option<serde_json::Value>,
     auth_providers: Vec<serde_json::Value>,
     env: BTreeMap<String, String>,
+    tls: Option<server::tls::TlsSettings>,
 }
 
 impl Deployment {
     /// `app` with the defaults: Better Auth's default options, no further auth providers, no environment.
     pub fn new(app: App) -> Deployment {
-        Deployment { app, auth_options: None, auth_providers: Vec::new(), env: BTreeMap::new() }
+        Deployment { app, auth_options: None, auth_providers: Vec::new(), env: BTreeMap::new(), tls: None }
     }
 
     /// Auth options in Better Auth's names, as a config file gives them (`{"rateLimit": {"enabled": false}}`).
@@ -40,6 +41,12 @@ impl Deployment {
         self
     }
 
+    /// TLS on both listeners (`https://` URLs).
+    pub fn tls(mut self, settings: server::tls::TlsSettings) -> Deployment {
+        self.tls = Some(settings);
+        self
+    }
+
     /// Starts the deployment; fails the test when it cannot.
     pub async fn start(self) -> RunningServer {
         let options = match self.auth_options.map(serde_json::from_value).transpose() {
@@ -56,6 +63,7 @@ impl Deployment {
             auth_providers: self.auth_providers,
             process_env: self.env,
             scheduler: functions::ExecutorConfig::default(),
+            tls: self.tls,
         };
         match server::start(self.app, config).await {
             Ok(server) => server,

@@ -7,6 +7,7 @@
 //! - [`postgres`]: a fresh, uniquely named PostgreSQL database per test.
 //! - `multi_node` (feature `database`): the suite every shared store runs with two `Database`s.
 //! - `deployment` (feature `deployment`): the one "start a deployment on `127.0.0.1:0`" harness.
+//! - `tls` (feature `tls`): test certificate authorities and a PostgreSQL cluster with TLS on.
 //!
 //! The storage-level parts depend only on the storage crates, so `storage`, `storage_sqlite` and `storage_postgres`
 //! can test through them; the features add the layers above for the crates that need them.
@@ -22,5 +23,7 @@ pub mod deployment;
 pub mod multi_node;
 mod persistence;
 pub mod postgres;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use persistence::{test_persistence, BACKEND_VAR};

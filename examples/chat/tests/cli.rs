@@ -122,3 +122,81 @@ async fn jobs_commands_list_and_cancel_and_the_data_folder_is_locked_while_runni
     assert_eq!(kinds, ["canceled", "pending"]);
     server.stop();
 }
+
+/// `chat health [--port] [--url]`, as the container HEALTHCHECK runs it, with the command's exit status and output.
+fn health(args: &[&str], tls_cert: Option<&std::path::Path>) -> (bool, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chat"));
+    command.arg("health").args(args).env_remove("AUTHVEX_TLS_CERT").env_remove("AUTHVEX_PORT");
+    if let Some(cert) = tls_cert {
+        command.env("AUTHVEX_TLS_CERT", cert);
+    }
+    let out = command.output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn port_of(url: &str) -> String {
+    url.rsplit(':').next().unwrap().to_string()
+}
+
+#[test]
+fn health_command_checks_plain_and_tls_listeners_and_bad_certificates_stop_the_start() {
+    // Plain HTTP.
+    let data = tempfile::tempdir().unwrap();
+    let server = ChatProcess::start(data.path());
+    let (ok, out) = health(&["--port", &port_of(&server.api_url)], None);
+    assert!(ok && out.contains("healthy"), "{out}");
+    server.stop();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let (ok, out) = health(&["--port", &closed], None);
+    assert!(!ok && out.contains("unhealthy"), "{out}");
+
+    // TLS from the environment (AUTHVEX_TLS_CERT / AUTHVEX_TLS_KEY): https URLs, and `health` speaks https when
+    // AUTHVEX_TLS_CERT is set (the certificate is for `localhost`, the probe goes to 127.0.0.1).
+    let ca = test_support::tls::TestCa::new("health CA");
+    let pair = ca.server_cert("server", &["localhost"]);
+    let (cert, key) = (pair.cert.to_str().unwrap(), pair.key.to_str().unwrap());
+    let data = tempfile::tempdir().unwrap();
+    let server = ChatProcess::start_with(data.path(), &[("AUTHVEX_TLS_CERT", cert), ("AUTHVEX_TLS_KEY", key)]);
+    assert!(server.api_url.starts_with("https://127.0.0.1:"), "{}", server.api_url);
+    assert!(server.site_url.starts_with("https://127.0.0.1:"), "{}", server.site_url);
+    let port = port_of(&server.api_url);
+    let (ok, out) = health(&["--port", &port], Some(&pair.cert));
+    assert!(ok, "{out}");
+    let (ok, out) = health(&["--url", &format!("http://127.0.0.1:{port}/health")], None);
+    assert!(!ok, "plain HTTP to a TLS listener is not healthy: {out}");
+    server.stop();
+
+    // The config file's `tls` (here through AUTHVEX_CONFIG).
+    let config = data.path().join("authvex.json");
+    std::fs::write(&config, format!(r#"{{"tls": {{"cert": {cert:?}, "key": {key:?}}}}}"#)).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = ChatProcess::start_with(data.path(), &[("AUTHVEX_CONFIG", config.to_str().unwrap())]);
+    assert!(server.api_url.starts_with("https://"), "{}", server.api_url);
+    let (ok, out) = health(&["--url", &format!("https://127.0.0.1:{}/health", port_of(&server.api_url))], None);
+    assert!(ok, "{out}");
+    server.stop();
+
+    // A key that does not belong to the certificate, or a missing file, stops the start naming the file.
+    let other = ca.server_cert("other", &["localhost"]);
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chat"))
+        .args(["dev", "--port", "0", "--site-port", "0", "--tls-cert", cert, "--tls-key"])
+        .arg(&other.key)
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("TLS") && stderr.contains("server.crt"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_chat"))
+        .args(["dev", "--port", "0", "--site-port", "0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", key])
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("/nonexistent/cert.pem"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_chat")).args(["dev", "--tls-cert", cert]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--tls-key"), "a certificate without a key: {stderr}");
+}
