@@ -9,7 +9,7 @@
 // at a time), like dd. The dd time is dd's own figure (its "copied, N s" line: open, write, fsync, close) — the
 // stricter baseline; the time of the whole dd process (fork and exec included) is printed beside it.
 //
-// CPU: the server's user+system CPU time (/proc/<pid>/stat) over all uploads (resp. downloads), per operation; and
+// Each server gets two unmeasured uploads and downloads first (warm-up). CPU: the server's user+system CPU time (/proc/<pid>/stat) over all uploads (resp. downloads), per operation; and
 // this client's own CPU per upload (it reads the file and writes it to the socket on the same 2 cores).
 
 import { spawn } from "node:child_process";
@@ -22,11 +22,13 @@ const [work, ...binaries] = process.argv.slice(2);
 const MiB = 1024 * 1024;
 // `concurrency` > 1: each run starts that many uploads (then downloads) at once, and dd runs that many copies at
 // once; throughput is then all their bytes over the run's wall time.
-const SIZES = [
+const ALL_SIZES = [
   { label: "1 MiB", bytes: MiB, runs: 30, concurrency: 1 },
   { label: "1 MiB, 8 at once", bytes: MiB, runs: 8, concurrency: 8 },
   { label: "100 MiB", bytes: 100 * MiB, runs: 3, concurrency: 1 },
 ];
+// ROWS=0,2 (environment): only those rows of ALL_SIZES.
+const SIZES = process.env.ROWS ? process.env.ROWS.split(",").map((i) => ALL_SIZES[Number(i)]) : ALL_SIZES;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rate = (bytes, ms) => bytes / MiB / (ms / 1000);
@@ -162,6 +164,11 @@ for (const size of SIZES) {
       let downCpu = 0;
       let clientCpu = 0;
       const batch = Array.from({ length: size.concurrency });
+      // Warm-up (not measured): the first uploads of a process (and of this client) are slower.
+      for (let i = 0; i < 2; i++) {
+        const { storageId } = await upload(await generateUrl(api), file, size.bytes);
+        await download(`${api}/api/storage/${storageId}`, size.bytes);
+      }
       for (let i = 0; i < size.runs; i++) {
         const urls = await Promise.all(batch.map(() => generateUrl(api)));
         const [server0, client0] = [cpuMs(child.pid), clientCpuMs()];

@@ -1,7 +1,8 @@
 //! Blobs as files in a directory: `<root>/blobs/<key>`. A `put` writes `<root>/tmp/<key>.<n>`, fsyncs it, renames it
 //! into place and fsyncs the directory, so a blob is either absent or whole, and durable once `put` returns.
 //!
-//! A `put` is a pipeline of three: the calling task reads the body, counts it against the limit and hands each
+//! A body of at most [`SMALL_BODY`] bytes is gathered, then hashed and written by one blocking task. A longer `put`
+//! is a pipeline of three: the calling task reads the body, counts it against the limit and hands each
 //! chunk (a reference-counted `Bytes`, never copied) to two blocking threads through bounded queues, one hashing
 //! (SHA-256), one writing. The writer asks the kernel to start writing back every [`WRITEBACK_WINDOW`] bytes as it
 //! goes, so the final fsync waits for the last window only instead of the whole file. Memory per upload is bounded
@@ -24,6 +25,8 @@ const READ_CHUNK: usize = 256 << 10;
 /// Body chunks queued for the hasher and the writer each (bounds an upload's memory: hyper hands out chunks of at
 /// most a few hundred KiB).
 const QUEUE: usize = 8;
+/// Bodies up to this size are gathered in memory and written by one blocking task.
+const SMALL_BODY: u64 = 4 << 20;
 /// The writer starts the kernel's writeback of what it wrote every this many bytes.
 const WRITEBACK_WINDOW: u64 = 8 << 20;
 
@@ -59,20 +62,32 @@ enum Piece {
     End,
 }
 
-/// Reads `body` into the two queues, enforcing `limit`; the size on success.
+/// Sends `head` (already read and counted: `size` bytes), then the rest of `body`, into the two queues, enforcing
+/// `limit`; the size on success.
 async fn feed(
+    head: Vec<Bytes>,
+    mut size: u64,
     mut body: ByteStream,
     limit: Option<u64>,
     hasher: &mpsc::Sender<Piece>,
     writer: &mpsc::Sender<Piece>,
 ) -> Result<u64, BlobError> {
-    let mut size = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(BlobError::Body)?;
-        size += chunk.len() as u64;
-        if let Some(limit) = limit.filter(|limit| size > *limit) {
-            return Err(BlobError::TooLarge { limit });
-        }
+    let mut head = head.into_iter();
+    loop {
+        let chunk = match head.next() {
+            Some(chunk) => chunk,
+            None => match body.next().await {
+                None => break,
+                Some(chunk) => {
+                    let chunk = chunk.map_err(BlobError::Body)?;
+                    size += chunk.len() as u64;
+                    if let Some(limit) = limit.filter(|limit| size > *limit) {
+                        return Err(BlobError::TooLarge { limit });
+                    }
+                    chunk
+                }
+            },
+        };
         if chunk.is_empty() {
             continue;
         }
@@ -84,6 +99,18 @@ async fn feed(
     let _ = hasher.send(Piece::End).await;
     let _ = writer.send(Piece::End).await;
     Ok(size)
+}
+
+/// A body that arrived whole (at most [`SMALL_BODY`] bytes): hashed, written, synced and moved into place on this
+/// (blocking) thread.
+fn write_small(chunks: Vec<Bytes>, size: u64, to: &Destination) -> Result<PutOutcome, BlobError> {
+    let mut hasher = Sha256::new();
+    for chunk in &chunks {
+        hasher.update(chunk);
+    }
+    let mut pieces = chunks.into_iter().map(Piece::Chunk).chain(std::iter::once(Piece::End));
+    write_all(move || pieces.next(), to).map_err(WriteFailure::into_error)?;
+    Ok(PutOutcome { size, sha256: hasher.finalize().into() })
 }
 
 fn hash_all(mut pieces: mpsc::Receiver<Piece>) -> Option<[u8; 32]> {
@@ -111,9 +138,18 @@ enum WriteFailure {
     Io(&'static str, std::io::Error),
 }
 
-/// The writing thread: temporary file, writeback as it goes, fsync, rename, directory fsync. Removes the temporary
+impl WriteFailure {
+    fn into_error(self) -> BlobError {
+        match self {
+            WriteFailure::Io(context, e) => BlobError::backend(context, e),
+            WriteFailure::Abandoned => BlobError::Backend("the blob writer stopped".into()),
+        }
+    }
+}
+
+/// The writing thread (`pieces` gives the next piece, waiting for it): temporary file, writeback as it goes, fsync, rename, directory fsync. Removes the temporary
 /// file on any failure.
-fn write_all(pieces: mpsc::Receiver<Piece>, to: &Destination) -> Result<(), WriteFailure> {
+fn write_all(pieces: impl FnMut() -> Option<Piece>, to: &Destination) -> Result<(), WriteFailure> {
     let result = write_temp(pieces, &to.temp).and_then(|()| {
         std::fs::rename(&to.temp, &to.blob).map_err(|e| WriteFailure::Io("moving a blob into place", e))
     });
@@ -126,12 +162,12 @@ fn write_all(pieces: mpsc::Receiver<Piece>, to: &Destination) -> Result<(), Writ
         .map_err(|e| WriteFailure::Io("syncing the blob directory", e))
 }
 
-fn write_temp(mut pieces: mpsc::Receiver<Piece>, temp: &Path) -> Result<(), WriteFailure> {
+fn write_temp(mut pieces: impl FnMut() -> Option<Piece>, temp: &Path) -> Result<(), WriteFailure> {
     let io = |context| move |e| WriteFailure::Io(context, e);
     let mut file = std::fs::File::create(temp).map_err(io("creating a temporary file"))?;
     let (mut written, mut kicked) = (0u64, 0u64);
     loop {
-        match pieces.blocking_recv() {
+        match pieces() {
             Some(Piece::Chunk(chunk)) => {
                 file.write_all(&chunk).map_err(io("writing a temporary file"))?;
                 written += chunk.len() as u64;
@@ -169,24 +205,48 @@ fn modified_of(metadata: &std::fs::Metadata) -> UnixTime {
 
 #[async_trait::async_trait]
 impl BlobStore for LocalDirBlobStore {
-    async fn put(&self, key: &str, body: ByteStream, limit: Option<u64>) -> Result<PutOutcome, BlobError> {
+    async fn put(&self, key: &str, mut body: ByteStream, limit: Option<u64>) -> Result<PutOutcome, BlobError> {
         check_key(key)?;
         let to = Destination { temp: self.temp_path(key), blob: self.blobs.join(key), dir: self.blobs.clone() };
+        // The first SMALL_BODY bytes are gathered here: a body that ends within them is hashed and written by one
+        // blocking task (thread hand-offs, not bytes, dominate small files); a longer one goes through the pipeline.
+        let mut head = Vec::new();
+        let mut size = 0u64;
+        let whole = loop {
+            match body.next().await {
+                None => break true,
+                Some(Err(e)) => return Err(BlobError::Body(e)),
+                Some(Ok(chunk)) => {
+                    size += chunk.len() as u64;
+                    if let Some(limit) = limit.filter(|limit| size > *limit) {
+                        return Err(BlobError::TooLarge { limit });
+                    }
+                    head.push(chunk);
+                    if size > SMALL_BODY {
+                        break false;
+                    }
+                }
+            }
+        };
+        if whole {
+            return tokio::task::spawn_blocking(move || write_small(head, size, &to))
+                .await
+                .map_err(|e| BlobError::backend("writing a blob", e))?;
+        }
         let (hash_tx, hash_rx) = mpsc::channel(QUEUE);
         let (write_tx, write_rx) = mpsc::channel(QUEUE);
         let hashing = tokio::task::spawn_blocking(move || hash_all(hash_rx));
-        let writing = tokio::task::spawn_blocking(move || write_all(write_rx, &to));
-        let fed = feed(body, limit, &hash_tx, &write_tx).await;
+        let writing = tokio::task::spawn_blocking(move || {
+            let mut write_rx = write_rx;
+            write_all(move || write_rx.blocking_recv(), &to)
+        });
+        let fed = feed(head, size, body, limit, &hash_tx, &write_tx).await;
         // Closing the queues: after `End` the threads finish; without it they give up (the writer cleans up).
         drop((hash_tx, write_tx));
         let sha256 = hashing.await.map_err(|e| BlobError::backend("hashing a blob", e))?;
         let written = writing.await.map_err(|e| BlobError::backend("writing a blob", e))?;
         let size = fed?;
-        match written {
-            Ok(()) => {}
-            Err(WriteFailure::Io(context, e)) => return Err(BlobError::backend(context, e)),
-            Err(WriteFailure::Abandoned) => return Err(BlobError::Backend("the blob writer stopped".into())),
-        }
+        written.map_err(WriteFailure::into_error)?;
         let sha256 = sha256.ok_or_else(|| BlobError::Backend("the blob hasher stopped".into()))?;
         Ok(PutOutcome { size, sha256 })
     }
