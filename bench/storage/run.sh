@@ -10,6 +10,8 @@
 # Knobs (environment):
 #   BIN=PATH           the demo-file-storage binary (default target/release/demo-file-storage, built unless SKIP_BUILD)
 #   SKIP_BUILD=1       use the binary as it is
+#   ROWS=0,2           only these rows (0: 1 MiB, 1: 1 MiB 8 at once, 2: 100 MiB)
+#   BASELINE=PATH      another demo-file-storage binary (e.g. built from main) measured beside BIN in the same run
 #   WORK=DIR           where the files, copies and data folders go (default a temp dir under $REPO/target)
 #   OUT=FILE           where the Markdown goes as well (default bench/results/storage-<time>.md)
 set -euo pipefail
@@ -27,4 +29,4 @@ mkdir -p "$REPO/target" "$(dirname "$OUT")"
 WORK="${WORK:-$(mktemp -d "$REPO/target/bench-storage.XXXXXX")}"
 trap 'rm -rf "$WORK"' EXIT
 
-node "$HERE/bench.mjs" "$BIN" "$WORK" | tee "$OUT"
+node "$HERE/bench.mjs" "$WORK" "$BIN" ${BASELINE:+"$BASELINE"} | tee "$OUT"

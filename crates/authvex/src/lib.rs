@@ -22,12 +22,12 @@ pub use database::{IndexRange, Order, Schema, TableDefinition};
 pub use functions::{pagination_opts_of, pagination_opts_validator, PageStatus, SearchFilter};
 pub use functions::{
     ActionCtx, App, Auth, ComponentReader, CorsConfig, DatabaseReader, DatabaseWriter, Document, FunctionError,
-    HttpRequest, HttpResponse, MutationCtx, PaginationOptions, PaginationResult, QueryBuilder, QueryCtx, SystemReader,
-    UserIdentity,
+    HttpBody, HttpRequest, HttpResponse, MutationCtx, PaginationOptions, PaginationResult, QueryBuilder, QueryCtx,
+    StreamingHttpRequest, SystemReader, UserIdentity,
 };
+pub use functions::{ByteStream, FileMetadata, StorageActions, StorageReader, StorageWriter, StoredFile};
 pub use functions::{Crons, JobState, Schedule, Scheduler, Weekday};
-pub use functions::{FileMetadata, StorageActions, StorageReader, StorageWriter};
-pub use http::{HeaderValue, Method, StatusCode};
+pub use http::{HeaderValue, Method, Request, Response, StatusCode};
 pub use value::validator::v;
 pub use value::{json, obj, DocumentId, Object, Validator, Value};
 

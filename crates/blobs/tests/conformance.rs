@@ -215,4 +215,11 @@ async fn local_dir_blobs_survive_reopening_and_leftovers_are_swept() {
     assert_eq!(store.sweep_incomplete(protocol::UnixTime::from_millis(0)).await.unwrap(), 0);
     assert_eq!(store.sweep_incomplete(protocol::UnixTime::from_secs(u32::MAX as u64)).await.unwrap(), 1);
     assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+
+    // A body cut off after the part gathered in memory (so on the pipelined path, some of it already written)
+    // leaves no temporary file and no blob either.
+    let error = store.put("cut-large", cut_off(&pattern(6 << 20)), None).await.unwrap_err();
+    assert!(matches!(error, BlobError::Body(_)), "{error}");
+    assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    assert!(store.get("cut-large", None).await.unwrap().is_none());
 }

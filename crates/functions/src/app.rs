@@ -256,7 +256,31 @@ impl App {
         F: Fn(ActionCtx, crate::HttpRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<crate::HttpResponse, FunctionError>> + Send + 'static,
     {
-        let handler: HttpHandler = Arc::new(move |ctx, req| Box::pin(f(ctx, req)));
+        let handler = HttpHandler::Buffered(Arc::new(move |ctx, req| Box::pin(f(ctx, req))));
+        match self.http.add(method, RouteMatch::Exact(path.to_string()), handler) {
+            Ok(index) => self.http.route_at(index),
+            Err(e) => {
+                self.errors.push(e);
+                self.http.scratch()
+            }
+        }
+    }
+
+    /// Like [`App::route`], but the handler gets the request body as a stream, as it arrives, instead of whole
+    /// (which the HTTP edge caps at 20 MiB): for uploads, e.g.
+    /// `ctx.storage.store_stream(request.into_body(), content_type)` (Convex's `ctx.storage.store(await
+    /// request.blob())`) stores a file of any size up to the upload maximum with bounded memory.
+    pub fn route_streaming<F, Fut>(
+        &mut self,
+        method: http::Method,
+        path: &str,
+        f: F,
+    ) -> &mut crate::http_router::RouteDefinition
+    where
+        F: Fn(ActionCtx, crate::StreamingHttpRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<crate::HttpResponse, FunctionError>> + Send + 'static,
+    {
+        let handler = HttpHandler::Streaming(Arc::new(move |ctx, req| Box::pin(f(ctx, req))));
         match self.http.add(method, RouteMatch::Exact(path.to_string()), handler) {
             Ok(index) => self.http.route_at(index),
             Err(e) => {
@@ -277,7 +301,7 @@ impl App {
         F: Fn(ActionCtx, crate::HttpRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<crate::HttpResponse, FunctionError>> + Send + 'static,
     {
-        let handler: HttpHandler = Arc::new(move |ctx, req| Box::pin(f(ctx, req)));
+        let handler = HttpHandler::Buffered(Arc::new(move |ctx, req| Box::pin(f(ctx, req))));
         match self.http.add(method, RouteMatch::Prefix(prefix.to_string()), handler) {
             Ok(index) => self.http.route_at(index),
             Err(e) => {

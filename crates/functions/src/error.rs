@@ -14,7 +14,13 @@ pub struct FunctionError {
 #[derive(Debug)]
 pub(crate) enum ErrorKind {
     Message(String),
-    Convex { message: Option<String>, data: Value },
+    /// A plain error the platform raised with a code the HTTP edge answers with its status (an HTTP action's
+    /// `ctx.storage.store_stream` of a body over the maximum → 413); elsewhere like `Message`.
+    Coded(protocol::ErrorCode, String),
+    Convex {
+        message: Option<String>,
+        data: Value,
+    },
     Database(DatabaseError),
     Internal(String),
 }
@@ -38,6 +44,21 @@ impl FunctionError {
     /// An unexpected failure: logged with the request id, shown to clients only as "Server Error".
     pub fn internal(cause: impl Into<String>) -> Self {
         FunctionError { kind: ErrorKind::Internal(cause.into()) }
+    }
+
+    /// A plain error carrying the platform's code for it: clients of queries, mutations and actions see
+    /// `Uncaught Error: <message>`; an HTTP action that returns it answers with the code's status and
+    /// `{code, message}`.
+    pub fn coded(code: protocol::ErrorCode, message: impl Into<String>) -> Self {
+        FunctionError { kind: ErrorKind::Coded(code, message.into()) }
+    }
+
+    /// The platform's code of a [`FunctionError::coded`] error.
+    pub fn code(&self) -> Option<protocol::ErrorCode> {
+        match &self.kind {
+            ErrorKind::Coded(code, _) => Some(*code),
+            _ => None,
+        }
     }
 
     /// Whether this is a transient OCC conflict (the runtime retries the mutation).
@@ -66,7 +87,7 @@ impl FunctionError {
 impl std::fmt::Display for FunctionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
-            ErrorKind::Message(m) => write!(f, "{m}"),
+            ErrorKind::Message(m) | ErrorKind::Coded(_, m) => write!(f, "{m}"),
             ErrorKind::Convex { message: Some(m), .. } => write!(f, "{m}"),
             ErrorKind::Convex { message: None, data } => {
                 write!(f, "ConvexError: {}", value::json::to_json_string(data))
@@ -116,7 +137,9 @@ impl FunctionFailure {
     pub(crate) fn from_error(request_id: &str, error: &FunctionError) -> Self {
         let head = format!("[Request ID: {request_id}] Server Error");
         match &error.kind {
-            ErrorKind::Message(m) => FunctionFailure { message: format!("{head}\nUncaught Error: {m}"), data: None },
+            ErrorKind::Message(m) | ErrorKind::Coded(_, m) => {
+                FunctionFailure { message: format!("{head}\nUncaught Error: {m}"), data: None }
+            }
             ErrorKind::Convex { message, data } => {
                 let text = message.clone().unwrap_or_else(|| match data {
                     Value::String(s) => s.clone(),

@@ -1,17 +1,134 @@
 //! HTTP actions on the site origin, routed like Convex's `httpRouter()`: exact path first, then the longest
 //! matching path prefix; HEAD is routed as GET. CORS is opt-in per route (Convex adds none by itself).
+//!
+//! A route gets its request body whole ([`HttpRequest`], buffered by the HTTP edge up to its limit) or, registered
+//! with [`crate::App::route_streaming`], as a stream ([`StreamingHttpRequest`]) it can pass to
+//! `ctx.storage.store_stream` without holding it in memory. A response body ([`HttpBody`]) is bytes or a stream
+//! (a stored file from `ctx.storage.get_stream`).
 
 use crate::context::ActionCtx;
 use crate::FunctionError;
+use blobs::ByteStream;
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode};
 use std::sync::Arc;
 
+/// A request whose body the HTTP edge read whole.
 pub type HttpRequest = http::Request<bytes::Bytes>;
-pub type HttpResponse = http::Response<bytes::Bytes>;
+/// A request whose body arrives as it is sent (routes registered with [`crate::App::route_streaming`]).
+pub type StreamingHttpRequest = http::Request<ByteStream>;
+/// An HTTP action's answer.
+pub type HttpResponse = http::Response<HttpBody>;
 
-pub(crate) type HttpHandler =
-    Arc<dyn Fn(ActionCtx, HttpRequest) -> BoxFuture<'static, Result<HttpResponse, FunctionError>> + Send + Sync>;
+/// The body of an HTTP action's response: bytes, or a stream sent as it is read (with its length when known,
+/// which becomes `Content-Length` unless the handler set one).
+pub enum HttpBody {
+    Full(Bytes),
+    Stream { body: ByteStream, length: Option<u64> },
+}
+
+impl HttpBody {
+    /// A streamed body of `length` bytes (if known).
+    pub fn stream(body: ByteStream, length: Option<u64>) -> HttpBody {
+        HttpBody::Stream { body, length }
+    }
+
+    /// The bytes of a whole body; `None` for a stream.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match self {
+            HttpBody::Full(bytes) => Some(bytes),
+            HttpBody::Stream { .. } => None,
+        }
+    }
+
+    /// The body's length, when known.
+    pub fn length(&self) -> Option<u64> {
+        match self {
+            HttpBody::Full(bytes) => Some(bytes.len() as u64),
+            HttpBody::Stream { length, .. } => *length,
+        }
+    }
+
+    /// Whether this is a whole body of no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_some_and(Bytes::is_empty)
+    }
+
+    /// The body as a stream (a whole body becomes one chunk).
+    pub fn into_stream(self) -> ByteStream {
+        match self {
+            HttpBody::Full(bytes) => blobs::stream_of(bytes),
+            HttpBody::Stream { body, .. } => body,
+        }
+    }
+}
+
+impl Default for HttpBody {
+    fn default() -> Self {
+        HttpBody::Full(Bytes::new())
+    }
+}
+
+impl std::fmt::Debug for HttpBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpBody::Full(bytes) => f.debug_tuple("Full").field(bytes).finish(),
+            HttpBody::Stream { length, .. } => f.debug_struct("Stream").field("length", length).finish(),
+        }
+    }
+}
+
+impl From<Bytes> for HttpBody {
+    fn from(bytes: Bytes) -> Self {
+        HttpBody::Full(bytes)
+    }
+}
+
+impl From<Vec<u8>> for HttpBody {
+    fn from(bytes: Vec<u8>) -> Self {
+        HttpBody::Full(bytes.into())
+    }
+}
+
+impl From<String> for HttpBody {
+    fn from(text: String) -> Self {
+        HttpBody::Full(text.into())
+    }
+}
+
+impl From<&'static str> for HttpBody {
+    fn from(text: &'static str) -> Self {
+        HttpBody::Full(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for HttpBody {
+    fn from(bytes: &'static [u8]) -> Self {
+        HttpBody::Full(Bytes::from_static(bytes))
+    }
+}
+
+impl PartialEq<str> for HttpBody {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes().is_some_and(|b| b == other.as_bytes())
+    }
+}
+
+impl PartialEq<&str> for HttpBody {
+    fn eq(&self, other: &&str) -> bool {
+        self == *other
+    }
+}
+
+type Handled = BoxFuture<'static, Result<HttpResponse, FunctionError>>;
+
+/// A route's handler, by how it takes the request body.
+#[derive(Clone)]
+pub(crate) enum HttpHandler {
+    Buffered(Arc<dyn Fn(ActionCtx, HttpRequest) -> Handled + Send + Sync>),
+    Streaming(Arc<dyn Fn(ActionCtx, StreamingHttpRequest) -> Handled + Send + Sync>),
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RouteMatch {
@@ -113,7 +230,7 @@ impl HttpRouter {
 
     /// A throwaway route definition handed back when registration failed (the error is reported at start-up).
     pub(crate) fn scratch(&mut self) -> &mut RouteDefinition {
-        let handler: HttpHandler = Arc::new(|_, _| Box::pin(async { Err(FunctionError::msg("unroutable")) }));
+        let handler = HttpHandler::Buffered(Arc::new(|_, _| Box::pin(async { Err(FunctionError::msg("unroutable")) })));
         self.scratch.insert(Box::new(RouteDefinition {
             method: Method::GET,
             matcher: RouteMatch::Exact("/".into()),
@@ -149,6 +266,11 @@ impl HttpRouter {
 
     fn cors_of(&self, route: &RouteDefinition) -> Option<CorsConfig> {
         route.cors.clone().or_else(|| if route.cors_default { self.default_cors.clone() } else { None })
+    }
+
+    /// Whether the route `method path` takes its request body as a stream.
+    pub(crate) fn streams_body(&self, method: &Method, path: &str) -> bool {
+        self.matching(method, path).is_some_and(|r| matches!(r.handler, HttpHandler::Streaming(_)))
     }
 
     /// Whether any route is registered.
@@ -188,7 +310,7 @@ impl HttpRouter {
 }
 
 fn preflight(cors: &CorsConfig, origin: Option<&str>, method: &Method) -> HttpResponse {
-    let mut response = HttpResponse::new(bytes::Bytes::new());
+    let mut response = HttpResponse::new(HttpBody::default());
     *response.status_mut() = StatusCode::NO_CONTENT;
     if let Some(origin) = origin.filter(|o| cors.allows(o)) {
         let headers = response.headers_mut();

@@ -23,6 +23,7 @@ mod search;
 pub mod storage;
 
 pub use app::{App, FunctionDefinition, FunctionKind, Visibility};
+pub use blobs::ByteStream;
 pub use context::{
     ActionCtx, Auth, ComponentReader, DatabaseReader, DatabaseWriter, Document, IntoDocumentId, MutationCtx,
     QueryBuilder, QueryCtx, SystemReader,
@@ -31,7 +32,7 @@ pub use cron::{Crons, Schedule, Weekday};
 pub use database::{IndexRange, Order};
 pub use error::{FunctionError, FunctionFailure};
 pub use executor::{Executor, ExecutorConfig};
-pub use http_router::{CorsConfig, HttpRequest, HttpResponse, RouteDefinition};
+pub use http_router::{CorsConfig, HttpBody, HttpRequest, HttpResponse, RouteDefinition, StreamingHttpRequest};
 pub use identity::{AuthVerifier, NoAuthProviders, UserIdentity, VerifiedToken, VerifyError};
 pub use pagination::{pagination_opts_of, pagination_opts_validator, PageStatus, PaginationOptions, PaginationResult};
 pub use runtime::{Caller, Outcome, Runtime};
@@ -39,6 +40,7 @@ pub use scheduler::{JobState, Scheduler};
 pub use search::SearchFilter;
 pub use storage::{
     FileMetadata, FileStorage, FileStorageConfig, StorageActions, StorageFailure, StorageReader, StorageWriter,
+    StoredFile,
 };
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::context::{
 };
 use crate::error::FunctionFailure;
 use crate::executor::{Claim, ClaimedRun};
-use crate::http_router::{apply_cors, HttpRequest, HttpResponse};
+use crate::http_router::{apply_cors, HttpBody, HttpHandler, HttpRequest, HttpResponse, StreamingHttpRequest};
 use crate::pagination::Journal;
 use crate::path::FunctionPath;
 use crate::scheduler::Scheduler;
@@ -482,10 +482,35 @@ impl Runtime {
         result
     }
 
-    /// Serves an HTTP action on the site origin.
+    /// Serves an HTTP action on the site origin, its request body read whole (a streaming route gets it as one
+    /// chunk).
     pub async fn handle_http(
         self: &Arc<Self>,
         request: HttpRequest,
+        identity: Option<Arc<UserIdentity>>,
+    ) -> HttpResponse {
+        self.serve_http(request.map(RequestBody::Full), identity).await
+    }
+
+    /// Serves an HTTP action whose request body is still arriving: a streaming route
+    /// ([`crate::App::route_streaming`]) gets it as it comes; other routes get it whole (at most 20 MiB, else 413).
+    /// The edge calls this for routes [`Runtime::http_streams_body`] names.
+    pub async fn handle_http_streaming(
+        self: &Arc<Self>,
+        request: StreamingHttpRequest,
+        identity: Option<Arc<UserIdentity>>,
+    ) -> HttpResponse {
+        self.serve_http(request.map(RequestBody::Stream), identity).await
+    }
+
+    /// Whether the HTTP route for `method path` takes its request body as a stream.
+    pub fn http_streams_body(&self, method: &http::Method, path: &str) -> bool {
+        self.http.streams_body(method, path)
+    }
+
+    async fn serve_http(
+        self: &Arc<Self>,
+        request: http::Request<RequestBody>,
         identity: Option<Arc<UserIdentity>>,
     ) -> HttpResponse {
         let origin = header(&request, "origin");
@@ -511,19 +536,50 @@ impl Runtime {
             common: self.common(&logs),
             job: None,
         };
-        let mut response = match handler(ctx, request).await {
-            Ok(r) => r,
-            Err(e) => {
-                let failure = FunctionFailure::from_error(&request_id, &e);
-                let mut body = serde_json::json!({ "code": failure.message.replacen("\n", ": ", 1) });
-                if let Some(data) = &failure.data {
-                    body["data"] = value::json::to_json(data);
-                }
-                let mut r = HttpResponse::new(body.to_string().into());
-                *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-                r
+        let (parts, body) = request.into_parts();
+        let outcome = match handler {
+            HttpHandler::Streaming(handler) => {
+                let body = match body {
+                    RequestBody::Full(bytes) => blobs::stream_of(bytes),
+                    RequestBody::Stream(stream) => stream,
+                };
+                handler(ctx, http::Request::from_parts(parts, body)).await
             }
+            HttpHandler::Buffered(handler) => {
+                let bytes = match body {
+                    RequestBody::Full(bytes) => bytes,
+                    RequestBody::Stream(stream) => match blobs::collect(stream, BUFFERED_BODY_LIMIT).await {
+                        Ok(bytes) => bytes,
+                        Err(e) => {
+                            let code = match e {
+                                blobs::BlobError::TooLarge { .. } => protocol::ErrorCode::PayloadTooLarge,
+                                _ => protocol::ErrorCode::UploadInterrupted,
+                            };
+                            return coded_response(code, &e.to_string());
+                        }
+                    },
+                };
+                handler(ctx, http::Request::from_parts(parts, bytes)).await
+            }
+        };
+        let mut response = match outcome {
+            Ok(r) => r,
+            Err(e) => match e.code().filter(|c| (400..500).contains(&c.status())) {
+                // The platform's refusals (a streamed body over the upload maximum, one cut off) keep their status.
+                Some(code) => coded_response(code, &e.to_string()),
+                None => {
+                    let failure = FunctionFailure::from_error(&request_id, &e);
+                    let mut body = serde_json::json!({ "code": failure.message.replacen("\n", ": ", 1) });
+                    if let Some(data) = &failure.data {
+                        body["data"] = value::json::to_json(data);
+                    }
+                    let mut r = HttpResponse::new(body.to_string().into());
+                    *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    r.headers_mut()
+                        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+                    r
+                }
+            },
         };
         for line in logs.take() {
             tracing::info!(target: "authvex::http_action", "{line}");
@@ -531,8 +587,13 @@ impl Runtime {
         if let Some(cors) = cors {
             apply_cors(&cors, origin.as_deref(), &mut response);
         }
+        if let Some(length) = response.body().length() {
+            if !response.headers().contains_key(http::header::CONTENT_LENGTH) && response.body().as_bytes().is_none() {
+                response.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(length));
+            }
+        }
         if is_head {
-            *response.body_mut() = bytes::Bytes::new();
+            *response.body_mut() = HttpBody::default();
         }
         response
     }
@@ -606,7 +667,26 @@ impl Runtime {
     }
 }
 
-fn header(request: &HttpRequest, name: &str) -> Option<String> {
+/// The body of a request to an HTTP action as the edge hands it over.
+enum RequestBody {
+    Full(bytes::Bytes),
+    Stream(blobs::ByteStream),
+}
+
+/// The most a buffered HTTP action's body may be when it arrives as a stream (the edge's own limit).
+const BUFFERED_BODY_LIMIT: usize = 20 << 20;
+
+/// `{code, message}` with the code's status, the shape of the API origin's request errors.
+fn coded_response(code: protocol::ErrorCode, message: &str) -> HttpResponse {
+    let body = serde_json::to_string(&protocol::ErrorBody::new(code, message)).unwrap_or_default();
+    let mut response = HttpResponse::new(body.into());
+    *response.status_mut() =
+        http::StatusCode::from_u16(code.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
+fn header<B>(request: &http::Request<B>, name: &str) -> Option<String> {
     request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 

@@ -107,7 +107,7 @@ impl From<StorageFailure> for FunctionError {
         if failure.code == ErrorCode::InternalServerError {
             FunctionError::internal(failure.message)
         } else {
-            FunctionError::msg(failure.message)
+            FunctionError::coded(failure.code, failure.message)
         }
     }
 }
@@ -260,9 +260,15 @@ impl FileStorage {
         self.put_then_commit(body, content_type, self.config.max_upload_bytes, Some(token)).await
     }
 
-    /// Stores bytes without an upload URL (`ctx.storage.store` in actions and HTTP actions).
-    pub async fn store(&self, body: ByteStream, content_type: Option<String>) -> Result<DocumentId, StorageFailure> {
-        self.put_then_commit(body, content_type, None, None).await
+    /// Stores bytes without an upload URL (`ctx.storage.store` in actions and HTTP actions), failing with
+    /// `PayloadTooLarge` past `limit` bytes.
+    pub async fn store(
+        &self,
+        body: ByteStream,
+        content_type: Option<String>,
+        limit: Option<u64>,
+    ) -> Result<DocumentId, StorageFailure> {
+        self.put_then_commit(body, content_type, limit, None).await
     }
 
     async fn put_then_commit(
@@ -500,6 +506,27 @@ impl StorageWriter {
     }
 }
 
+/// A stored file being read: its metadata and its bytes as a stream.
+pub struct StoredFile {
+    pub metadata: FileMetadata,
+    pub body: ByteStream,
+}
+
+impl StoredFile {
+    /// A `200` response streaming the file, with its `Content-Type` (`application/octet-stream` when it has none)
+    /// and `Content-Length`, as `new Response(blob)` answers in Convex.
+    pub fn into_response(self) -> crate::HttpResponse {
+        let length = self.metadata.size;
+        let mut response = http::Response::new(crate::HttpBody::stream(self.body, Some(length)));
+        let content_type = self.metadata.content_type.as_deref().unwrap_or("application/octet-stream");
+        if let Ok(value) = http::HeaderValue::from_str(content_type) {
+            response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+        }
+        response.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(length));
+        response
+    }
+}
+
 /// `ctx.storage` in actions and HTTP actions: every call is its own transaction; bytes in and out.
 #[derive(Clone)]
 pub struct StorageActions {
@@ -533,16 +560,29 @@ impl StorageActions {
         bytes: impl Into<Bytes>,
         content_type: Option<&str>,
     ) -> Result<DocumentId, FunctionError> {
-        Ok(self.files.store(blobs::stream_of(bytes), content_type.map(str::to_string)).await?)
+        Ok(self.files.store(blobs::stream_of(bytes), content_type.map(str::to_string), None).await?)
     }
 
-    /// Stores a stream of bytes as a new file without holding it whole in memory.
+    /// Stores a stream of bytes as a new file without holding it whole in memory (a streaming HTTP action's
+    /// request body: `ctx.storage.store_stream(request.into_body(), content_type)`). Like an upload URL, it takes at
+    /// most the configured maximum upload size: past it the error is coded `PayloadTooLarge` (an HTTP action
+    /// returning it answers 413) and nothing is stored; a body that fails midway is `UploadInterrupted`.
     pub async fn store_stream(
         &self,
         body: ByteStream,
         content_type: Option<&str>,
     ) -> Result<DocumentId, FunctionError> {
-        Ok(self.files.store(body, content_type.map(str::to_string)).await?)
+        let limit = self.files.config.max_upload_bytes;
+        Ok(self.files.store(body, content_type.map(str::to_string), limit).await?)
+    }
+
+    /// The file as a stream with its metadata, without reading it into memory; `None` when it does not exist.
+    /// [`StoredFile::into_response`] answers an HTTP action with it (Convex's `new Response(blob)`).
+    pub async fn get_stream(&self, id: impl IntoDocumentId) -> Result<Option<StoredFile>, FunctionError> {
+        let id = storage_id(&self.files, id)?;
+        let Some(metadata) = self.files.metadata(&id.to_string()).await? else { return Ok(None) };
+        let Some(read) = self.files.read(&metadata, None).await? else { return Ok(None) };
+        Ok(Some(StoredFile { metadata, body: read.body }))
     }
 
     /// The file's bytes and content type (`ctx.storage.get`); `None` when it does not exist.

@@ -54,6 +54,19 @@ fn app() -> App {
             "url" => ctx.storage.get_url(id).await?.unwrap_or_default(),
         })
     });
+    // Convex's `ctx.storage.store(await request.blob())` and `new Response(blob)`, streamed both ways.
+    app.route_streaming(http::Method::POST, "/store", |ctx: ActionCtx, request: StreamingHttpRequest| async move {
+        let content_type = request.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let id = ctx.storage.store_stream(request.into_body(), content_type.as_deref()).await?;
+        Ok(HttpResponse::new(id.to_string().into()))
+    });
+    app.route(http::Method::GET, "/file", |ctx: ActionCtx, request: HttpRequest| async move {
+        let id = request.uri().query().unwrap_or_default().to_string();
+        match ctx.storage.get_stream(id.as_str()).await? {
+            Some(file) => Ok(file.into_response()),
+            None => Ok(HttpResponse::new("no such file".into())),
+        }
+    });
     app
 }
 
@@ -232,4 +245,58 @@ async fn the_sweep_removes_old_orphans_and_expired_tokens_only() {
     let mut expected = vec![kept.to_string(), "foreign".to_string()];
     expected.sort();
     assert_eq!(keys, expected);
+}
+
+fn streamed_request(chunks: Vec<Result<&'static [u8], std::io::ErrorKind>>) -> StreamingHttpRequest {
+    let stream = futures::stream::iter(
+        chunks.into_iter().map(|c| c.map(bytes::Bytes::from_static).map_err(std::io::Error::from)),
+    );
+    http::Request::builder()
+        .method(http::Method::POST)
+        .uri("/store")
+        .header("content-type", "text/plain")
+        .body(Box::pin(stream) as blobs::ByteStream)
+        .unwrap()
+}
+
+async fn body_text(response: HttpResponse) -> String {
+    let bytes = blobs::collect(response.into_body().into_stream(), 1 << 20).await.unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_streaming_http_action_stores_its_body_and_answers_with_the_file() {
+    let config = FileStorageConfig { max_upload_bytes: Some(12), ..FileStorageConfig::default() };
+    let h = harness(config).await;
+    assert!(h.rt.http_streams_body(&http::Method::POST, "/store"));
+    assert!(!h.rt.http_streams_body(&http::Method::GET, "/file"));
+
+    let stored = h.rt.handle_http_streaming(streamed_request(vec![Ok(b"hello "), Ok(b"world")]), None).await;
+    assert_eq!(stored.status(), 200);
+    let id = body_text(stored).await;
+    let row = run(&h.rt, "files:row", obj! {"id" => id.clone()}).await.unwrap();
+    assert_eq!(row.get("sha256").and_then(Value::as_str), Some("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="));
+    assert_eq!(row.get("contentType").and_then(Value::as_str), Some("text/plain"));
+
+    let get = http::Request::builder().uri(format!("/file?{id}")).body(bytes::Bytes::new()).unwrap();
+    let file = h.rt.handle_http(get, None).await;
+    assert_eq!(file.status(), 200);
+    assert!(file.body().as_bytes().is_none(), "the file is streamed, not read into memory");
+    assert_eq!(file.headers()["content-type"], "text/plain");
+    assert_eq!(file.headers()["content-length"], "11");
+    assert_eq!(body_text(file).await, "hello world");
+
+    // Over the upload maximum: 413 with the API's error shape; a body cut off midway: 400. Nothing stored.
+    let over = h.rt.handle_http_streaming(streamed_request(vec![Ok(b"0123456789"), Ok(b"abc")]), None).await;
+    assert_eq!(over.status(), 413);
+    let body: serde_json::Value = serde_json::from_str(&body_text(over).await).unwrap();
+    assert_eq!(body["code"], "PayloadTooLarge", "{body}");
+    let cut =
+        h.rt.handle_http_streaming(streamed_request(vec![Ok(b"0123"), Err(std::io::ErrorKind::ConnectionReset)]), None)
+            .await;
+    assert_eq!(cut.status(), 400);
+    let body: serde_json::Value = serde_json::from_str(&body_text(cut).await).unwrap();
+    assert_eq!(body["code"], "UploadInterrupted", "{body}");
+    assert_eq!(count(&h.rt).await, 1);
+    assert_eq!(h.blobs.list().await.unwrap().len(), 1);
 }

@@ -200,7 +200,7 @@ async fn http_routes_match_exact_then_longest_prefix() {
     assert_eq!(r.body(), "No HttpAction routed for /hello");
     let r = rt.handle_http(request(http::Method::POST, "/fail", &[]), None).await;
     assert_eq!(r.status(), 500);
-    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(r.body().as_bytes().unwrap()).unwrap();
     assert!(body["code"].as_str().unwrap().contains("Server Error: Uncaught Error: boom"), "{body}");
 }
 

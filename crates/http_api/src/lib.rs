@@ -132,19 +132,31 @@ async fn http_action(State(state): State<ApiState>, request: Request) -> Respons
         let (parts, body) = service.handle(request).await.into_parts();
         return Response::from_parts(parts, axum::body::Body::from(body));
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(_) => return ApiError::from_code(ErrorCode::PayloadTooLarge).into_response(),
-    };
     // A bad token on an HTTP action does not reject the request: the action sees no identity.
     let identity = match identity::bearer_token(&parts.headers) {
         Ok(Some(token)) => state.auth.verify(&token).await.ok().map(Arc::new),
         _ => None,
     };
-    let request = http::Request::from_parts(parts, bytes);
-    let response = state.runtime.handle_http(request, identity).await;
+    let response = if state.runtime.http_streams_body(&parts.method, parts.uri.path()) {
+        // A streaming route gets the body as it arrives; one declared over the upload maximum is refused first.
+        if let Some(max) = storage_api::declared_over_maximum(&state, &parts.headers) {
+            return storage_api::refuse_too_large(body, max).await;
+        }
+        let stream = storage_api::body_stream(body);
+        state.runtime.handle_http_streaming(http::Request::from_parts(parts, stream), identity).await
+    } else {
+        let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(b) => b,
+            Err(_) => return ApiError::from_code(ErrorCode::PayloadTooLarge).into_response(),
+        };
+        state.runtime.handle_http(http::Request::from_parts(parts, bytes), identity).await
+    };
     let (parts, body) = response.into_parts();
-    Response::from_parts(parts, axum::body::Body::from(body))
+    let body = match body {
+        functions::HttpBody::Full(bytes) => axum::body::Body::from(bytes),
+        functions::HttpBody::Stream { body, .. } => axum::body::Body::from_stream(body),
+    };
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::{ApiError, ApiState};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use protocol::ErrorCode;
 
@@ -55,18 +55,25 @@ pub(crate) async fn upload(State(state): State<ApiState>, RawQuery(query): RawQu
     let (parts, body) = request.into_parts();
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
     let files = state.runtime.files();
-    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if let (Some(declared), Some(max)) = (declared, files.config().max_upload_bytes) {
-        if declared > max {
-            drain(body).await;
-            return too_large(max);
-        }
+    if let Some(max) = declared_over_maximum(&state, &parts.headers) {
+        return refuse_too_large(body, max).await;
     }
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    match files.upload(&token, content_type, Box::pin(stream)).await {
+    match files.upload(&token, content_type, body_stream(body)).await {
         Ok(id) => axum::Json(serde_json::json!({ "storageId": id.to_string() })).into_response(),
         Err(failure) => ApiError::new(failure.code, failure.message).into_response(),
     }
+}
+
+/// The maximum upload size, when the request's `Content-Length` is over it (uploads and streaming HTTP actions).
+pub(crate) fn declared_over_maximum(state: &ApiState, headers: &HeaderMap) -> Option<u64> {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())?;
+    state.runtime.files().config().max_upload_bytes.filter(|max| declared > *max)
+}
+
+/// 413 for a body declared over the maximum, after reading (and discarding) some of it.
+pub(crate) async fn refuse_too_large(body: Body, max: u64) -> Response {
+    drain(body).await;
+    too_large(max)
 }
 
 fn too_large(max: u64) -> Response {
@@ -74,8 +81,47 @@ fn too_large(max: u64) -> Response {
         .into_response()
 }
 
+/// A request body as a stream for the blob store (uploads, streaming HTTP actions). Dropped unfinished (an upload
+/// refused midway, an action that stopped reading), the rest of the body is read and discarded in the background, up
+/// to [`DRAIN_LIMIT`], so that a client still sending reads the answer instead of a reset connection.
+pub(crate) fn body_stream(body: Body) -> functions::ByteStream {
+    Box::pin(DrainOnDrop { inner: Some(body.into_data_stream()) })
+}
+
+struct DrainOnDrop {
+    /// `None` once the body ended.
+    inner: Option<axum::body::BodyDataStream>,
+}
+
+impl futures::Stream for DrainOnDrop {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let Some(inner) = self.inner.as_mut() else { return std::task::Poll::Ready(None) };
+        let next = std::pin::Pin::new(inner).poll_next(cx);
+        if let std::task::Poll::Ready(None) = next {
+            self.inner = None;
+        }
+        next.map(|item| item.map(|chunk| chunk.map_err(std::io::Error::other)))
+    }
+}
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        if let (Some(inner), Ok(runtime)) = (self.inner.take(), tokio::runtime::Handle::try_current()) {
+            runtime.spawn(drain_stream(inner));
+        }
+    }
+}
+
 async fn drain(body: Body) {
-    let mut stream = body.into_data_stream();
+    drain_stream(body.into_data_stream()).await
+}
+
+async fn drain_stream(mut stream: axum::body::BodyDataStream) {
     let mut read = 0u64;
     while let Some(Ok(chunk)) = stream.next().await {
         read += chunk.len() as u64;

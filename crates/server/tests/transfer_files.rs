@@ -33,7 +33,7 @@ async fn a_thousand_files_survive_export_and_import() {
     let mut ids = Vec::new();
     for i in 0..1000 {
         let content_type = (i % 3 != 0).then(|| format!("application/x-test-{}", i % 5));
-        ids.push(source.store(blobs::stream_of(content(i)), content_type).await.unwrap());
+        ids.push(source.store(blobs::stream_of(content(i)), content_type, None).await.unwrap());
     }
 
     let mut exported = Vec::new();
@@ -79,7 +79,7 @@ fn source_persistence_of(files: &FileStorage) -> storage::DynPersistence {
 async fn an_export_with_files_is_refused_by_an_import_without_a_blob_store() {
     let blobs = Arc::new(MemoryBlobStore::default());
     let files = open(Arc::new(storage::MemoryPersistence::new()), blobs.clone()).await;
-    files.store(blobs::stream_of(&b"x"[..]), None).await.unwrap();
+    files.store(blobs::stream_of(&b"x"[..]), None, None).await.unwrap();
     let mut exported = Vec::new();
     let persistence = source_persistence_of(&files);
     transfer::export_with_files(

@@ -4,11 +4,13 @@
 //!
 //! The HTTP routes of the companion "file-storage-with-http" demo (`convex/http.ts`) are here too:
 //! `POST /sendImage?author=…` stores the request body and sends it as an image, `GET /getImage?storageId=…`
-//! answers with the stored file (404 `Image not found`).
+//! answers with the stored file (404 `Image not found`). Both stream: the request body goes to the blob store as it
+//! arrives (`ctx.storage.store_stream`, up to the upload maximum, else 413) and the file is sent as it is read, so a
+//! file of any size passes through with bounded memory.
 
 use authvex::{
     v, ActionCtx, App, CorsConfig, FunctionError, HttpRequest, HttpResponse, Method, MutationCtx, QueryCtx, Schema,
-    StatusCode, TableDefinition, Value,
+    StatusCode, StreamingHttpRequest, TableDefinition, Value,
 };
 use serde::Deserialize;
 
@@ -25,7 +27,7 @@ struct SendMessage {
     author: String,
 }
 
-fn query_param(request: &HttpRequest, name: &str) -> Option<String> {
+fn query_param<B>(request: &authvex::Request<B>, name: &str) -> Option<String> {
     request.uri().query()?.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;
         (key == name).then(|| value.to_string())
@@ -85,11 +87,12 @@ pub fn app() -> App {
     })
     .args(v::object([("body", v::string()), ("author", v::string())]));
 
-    // file-storage-with-http: the body of the request becomes an image message.
-    app.route(Method::POST, "/sendImage", |ctx: ActionCtx, request: HttpRequest| async move {
+    // file-storage-with-http: the body of the request becomes an image message (`ctx.storage.store(await
+    // request.blob())`), streamed into storage.
+    app.route_streaming(Method::POST, "/sendImage", |ctx: ActionCtx, request: StreamingHttpRequest| async move {
         let content_type = request.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let storage_id = ctx.storage.store(request.body().clone(), content_type.as_deref()).await?;
         let author = query_param(&request, "author").unwrap_or_default();
+        let storage_id = ctx.storage.store_stream(request.into_body(), content_type.as_deref()).await?;
         ctx.run_mutation(
             "messages:sendImage",
             serde_json::json!({ "storageId": storage_id.to_string(), "author": author }),
@@ -109,16 +112,12 @@ pub fn app() -> App {
         let Some(storage_id) = query_param(&request, "storageId") else {
             return Ok(text_response(StatusCode::NOT_FOUND, "Image not found"));
         };
-        // An id that is not a storage id is answered like a missing image.
-        let stored = ctx.storage.get(storage_id.as_str()).await.unwrap_or_default();
-        let Some((bytes, content_type)) = stored else {
-            return Ok(text_response(StatusCode::NOT_FOUND, "Image not found"));
-        };
-        let mut response = HttpResponse::new(bytes);
-        if let Some(value) = content_type.and_then(|c| authvex::HeaderValue::from_str(&c).ok()) {
-            response.headers_mut().insert("content-type", value);
+        // An id that is not a storage id is answered like a missing image. `new Response(blob)`: the file streamed
+        // with its type and length.
+        match ctx.storage.get_stream(storage_id.as_str()).await.unwrap_or_default() {
+            Some(file) => Ok::<_, FunctionError>(file.into_response()),
+            None => Ok(text_response(StatusCode::NOT_FOUND, "Image not found")),
         }
-        Ok::<_, FunctionError>(response)
     });
 
     app

@@ -149,8 +149,24 @@ async fn http_actions_store_a_request_body_and_answer_with_the_file() {
     let image = demo.http.get(format!("{site}/getImage?storageId={storage_id}")).send().await.unwrap();
     assert_eq!(image.status(), 200);
     assert_eq!(image.headers()["content-type"], "image/gif");
+    assert_eq!(image.headers()["content-length"], "9");
     assert_eq!(image.bytes().await.unwrap().as_ref(), b"GIF89a...");
     let missing = demo.http.get(format!("{site}/getImage?storageId=nope")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     assert_eq!(missing.text().await.unwrap(), "Image not found");
+
+    // The streamed body obeys the upload maximum (1000 bytes here): 413, no file, no message.
+    let too_big = demo
+        .http
+        .post(format!("{site}/sendImage?author=big"))
+        .header("content-type", "image/gif")
+        .body(vec![1u8; 2000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), 413);
+    let body: Value = too_big.json().await.unwrap();
+    assert_eq!(body["code"], "PayloadTooLarge", "{body}");
+    let list = demo.call("query", "messages:list", json!({})).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
 }
