@@ -30,6 +30,22 @@ pub struct AuthConfig {
     pub social: Vec<crate::social::ProviderConfig>,
     /// Account linking and OAuth token storage.
     pub account: crate::social::AccountConfig,
+    /// Which optional plugins run (the convex plugin follows `jwt`).
+    pub plugins: PluginsConfig,
+}
+
+/// Switches for the built-in plugins that have no options of their own (config file key `plugins`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// The bearer plugin (`Authorization: Bearer` sessions, `set-auth-token`); on by default.
+    pub bearer: bool,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig { bearer: true }
+    }
 }
 
 /// The options a config file may set (`authvex.json`, key `auth`), with Better Auth's names.
@@ -56,6 +72,7 @@ pub struct AuthOptions {
     #[serde(rename = "genericOAuth")]
     pub generic_oauth: Option<Vec<crate::social::GenericOAuthOptions>>,
     pub account: Option<crate::social::AccountConfig>,
+    pub plugins: Option<PluginsConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -195,6 +212,7 @@ impl AuthConfig {
             social_options: crate::social::SocialOptions::default(),
             social: Vec::new(),
             account: crate::social::AccountConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 
@@ -244,6 +262,9 @@ impl AuthConfig {
         }
         if let Some(v) = options.account {
             self.account = v;
+        }
+        if let Some(v) = options.plugins {
+            self.plugins = v;
         }
     }
 

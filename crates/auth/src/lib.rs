@@ -5,7 +5,9 @@
 //! injected ([`database::Clock`], [`database::Entropy`]); configuration arrives as [`config::AuthConfig`].
 //!
 //! Modules:
-//! * [`service`]: the request pipeline (rate limit → route → origin check → body → endpoint) and transactions.
+//! * [`service`]: the request pipeline (rate limit → route → origin check → body → before hooks → endpoint → after
+//!   hooks) and transactions.
+//! * [`plugin`]: what a plugin contributes (schema, routes, hooks, rules); `plugins`: convex, bearer, genericOAuth.
 //! * `endpoints`: one function per Better Auth endpoint; `session`: session lookup, refresh and cookies.
 //! * [`crypto`]: password hashing (scrypt, Better Auth's format), cookie signatures, ids and tokens, PKCE, JWTs.
 //! * [`cookies`]: cookie names, `Set-Cookie` serialisation and `Cookie` parsing exactly as Better Auth does.
@@ -33,6 +35,8 @@ pub mod housekeeping;
 pub mod jwt;
 pub mod models;
 pub mod origin;
+pub mod plugin;
+mod plugins;
 pub mod rate_limit;
 pub mod schema;
 pub mod service;

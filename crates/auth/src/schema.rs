@@ -9,6 +9,7 @@
 use database::{Schema, TableDefinition};
 use serde::Serialize;
 use std::fmt;
+use std::sync::OnceLock;
 use value::{v, FieldValidator, Validator};
 
 /// The component namespace: auth tables are `betterAuth/<model>`.
@@ -94,7 +95,7 @@ const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
     FieldSpec { name, ty, required: true, unique: false }
 }
 
-const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
+pub(crate) const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
     FieldSpec { name, ty, required: false, unique: false }
 }
 
@@ -102,7 +103,7 @@ const fn unique(name: &'static str, ty: FieldType) -> FieldSpec {
     FieldSpec { name, ty, required: true, unique: true }
 }
 
-const fn index(name: &'static str, fields: &'static [&'static str]) -> IndexSpec {
+pub(crate) const fn index(name: &'static str, fields: &'static [&'static str]) -> IndexSpec {
     IndexSpec { name, fields }
 }
 
@@ -115,8 +116,6 @@ const USER_FIELDS: &[FieldSpec] = &[
     opt("image", Str),
     req("createdAt", Date),
     req("updatedAt", Date),
-    // Contributed by the convex plugin (`input: false`, deprecated link to an app users table).
-    opt("userId", Str),
 ];
 
 const SESSION_FIELDS: &[FieldSpec] = &[
@@ -155,8 +154,7 @@ const VERIFICATION_FIELDS: &[FieldSpec] = &[
 const JWKS_FIELDS: &[FieldSpec] =
     &[req("publicKey", Str), req("privateKey", Str), req("createdAt", Date), opt("expiresAt", Date)];
 
-const USER_INDEXES: &[IndexSpec] =
-    &[index("email_name", &["email", "name"]), index("name", &["name"]), index("userId", &["userId"])];
+const USER_INDEXES: &[IndexSpec] = &[index("email_name", &["email", "name"]), index("name", &["name"])];
 
 const SESSION_INDEXES: &[IndexSpec] = &[
     index("expiresAt", &["expiresAt"]),
@@ -209,8 +207,17 @@ impl Model {
         format!("{NAMESPACE}/{}", self.name())
     }
 
-    /// The user fields of the table (no `_id`/`_creationTime`), in the generator's order.
+    /// The user fields of the table (no `_id`/`_creationTime`), in the generator's order: the core's, then those
+    /// the plugins add ([`crate::plugin::SchemaPart`]).
     pub fn fields(self) -> &'static [FieldSpec] {
+        static MERGED: OnceLock<Vec<Vec<FieldSpec>>> = OnceLock::new();
+        let merged = MERGED.get_or_init(|| {
+            Model::ALL.map(|model| with_plugins(model.core_fields(), |part| part.fields, model)).into()
+        });
+        merged.get(self as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn core_fields(self) -> &'static [FieldSpec] {
         match self {
             Model::User => USER_FIELDS,
             Model::Session => SESSION_FIELDS,
@@ -225,8 +232,16 @@ impl Model {
         self.fields().iter().find(|f| f.name == name)
     }
 
-    /// The declared indexes (besides the built-in `by_id` and `by_creation_time`).
+    /// The declared indexes (besides the built-in `by_id` and `by_creation_time`): the core's, then the plugins'.
     pub fn indexes(self) -> &'static [IndexSpec] {
+        static MERGED: OnceLock<Vec<Vec<IndexSpec>>> = OnceLock::new();
+        let merged = MERGED.get_or_init(|| {
+            Model::ALL.map(|model| with_plugins(model.core_indexes(), |part| part.indexes, model)).into()
+        });
+        merged.get(self as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn core_indexes(self) -> &'static [IndexSpec] {
         match self {
             Model::User => USER_INDEXES,
             Model::Session => SESSION_INDEXES,
@@ -241,6 +256,16 @@ impl Model {
         let definition = TableDefinition::with_fields(self.fields().iter().map(|f| (f.name, f.validator())));
         self.indexes().iter().fold(definition, |definition, ix| definition.index(ix.name, ix.fields))
     }
+}
+
+/// A core list followed by what each built-in plugin adds to `model`.
+fn with_plugins<T: Copy>(
+    core: &'static [T],
+    select: impl Fn(&crate::plugin::SchemaPart) -> &'static [(Model, T)],
+    model: Model,
+) -> Vec<T> {
+    let added = crate::plugins::SCHEMA.iter().flat_map(|part| select(part).iter());
+    core.iter().copied().chain(added.filter(|(m, _)| *m == model).map(|(_, item)| *item)).collect()
 }
 
 impl fmt::Display for Model {

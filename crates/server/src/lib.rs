@@ -2,6 +2,7 @@
 //! Used by the CLI and by black-box tests (which bind port 0).
 
 mod auth_setup;
+pub mod auth_transports;
 pub mod env_store;
 pub mod files_setup;
 pub mod health;

@@ -62,7 +62,8 @@ pub(crate) async fn change_password(call: &Call<'_>) -> Result<Reply, AuthError>
     let user = active.user.to_json();
     Ok(match new_session {
         Some(s) => Reply::json(serde_json::json!({"token": s.token, "user": user}))
-            .with_cookies(session::cookies_for(svc, &s, false)),
+            .with_cookies(session::cookies_for(svc, &s, false))
+            .with_session(&active.user, &s),
         None => Reply::json(serde_json::json!({"token": null, "user": user})),
     })
 }

@@ -1,6 +1,6 @@
 //! get-session, sign-out, list-sessions, revoke-session(s), revoke-other-sessions.
 
-use super::{convex, Body};
+use super::Body;
 use crate::adapter::{self, FindOptions, Operator, Where};
 use crate::error::AuthError;
 use crate::models::Session;
@@ -16,19 +16,14 @@ pub(crate) async fn get_session(call: &Call<'_>) -> Result<Reply, AuthError> {
     let svc = call.svc;
     let (resolved, refreshed) = transact!(svc, txn, session::resolve(call, txn, !disable_refresh).await)?;
     Ok(match resolved {
-        Resolved::None => Reply::json(serde_json::Value::Null).with_cookies(convex::clear_jwt_cookie(svc)),
-        Resolved::Gone => Reply::json(serde_json::Value::Null)
-            .with_cookies(session::clear_cookies(svc))
-            .with_cookies(convex::clear_jwt_cookie(svc)),
-        Resolved::Active(active) => {
-            let jwt = convex::session_jwt_cookie(call, &active.user, &active.session).await;
-            Reply::json(serde_json::json!({
-                "session": active.session.to_json(),
-                "user": active.user.to_json(),
-            }))
-            .with_cookies(refreshed)
-            .with_cookies(jwt)
-        }
+        Resolved::None => Reply::json(serde_json::Value::Null),
+        Resolved::Gone => Reply::json(serde_json::Value::Null).with_cookies(session::clear_cookies(svc)),
+        Resolved::Active(active) => Reply::json(serde_json::json!({
+            "session": active.session.to_json(),
+            "user": active.user.to_json(),
+        }))
+        .with_cookies(refreshed)
+        .with_session(&active.user, &active.session),
     })
 }
 
@@ -43,9 +38,7 @@ pub(crate) async fn sign_out(call: &Call<'_>) -> Result<Reply, AuthError> {
             Ok(())
         })?;
     }
-    Ok(Reply::json(serde_json::json!({"success": true}))
-        .with_cookies(session::clear_cookies(svc))
-        .with_cookies(convex::clear_jwt_cookie(svc)))
+    Ok(Reply::json(serde_json::json!({"success": true})).with_cookies(session::clear_cookies(svc)))
 }
 
 async fn user_sessions(txn: &mut database::Transaction, user_id: &str, now_ms: f64) -> Result<Vec<Session>, AuthError> {

@@ -89,7 +89,7 @@ pub(crate) async fn sign_up_email(call: &Call<'_>) -> Result<Reply, AuthError> {
     Ok(match session {
         Some(session) => Reply::json(serde_json::json!({"token": session.token, "user": user.to_json()}))
             .with_cookies(session::cookies_for(svc, &session, !remember_me))
-            .with_cookies(super::convex::session_jwt_cookie(call, &user, &session).await),
+            .with_session(&user, &session),
         None => Reply::json(serde_json::json!({"token": null, "user": user.to_json()})),
     })
 }
@@ -152,9 +152,7 @@ pub(crate) async fn sign_in_email(call: &Call<'_>) -> Result<Reply, AuthError> {
     if let Some(url) = &callback_url {
         body["url"] = serde_json::Value::String(url.clone());
     }
-    Ok(Reply::json(body)
-        .with_cookies(session::cookies_for(svc, &session, !remember_me))
-        .with_cookies(super::convex::session_jwt_cookie(call, &user, &session).await))
+    Ok(Reply::json(body).with_cookies(session::cookies_for(svc, &session, !remember_me)).with_session(&user, &session))
 }
 
 /// `GET /error`: the landing page of failed redirects.

@@ -135,7 +135,7 @@ fn deleted(call: &Call<'_>, callback: Option<&str>) -> Reply {
         Some(url) => Reply::redirect(url.to_string()),
         None => Reply::json(serde_json::json!({"success": true, "message": "User deleted"})),
     };
-    reply.with_cookies(session::clear_cookies(call.svc)).with_cookies(super::convex::clear_jwt_cookie(call.svc))
+    reply.with_cookies(session::clear_cookies(call.svc))
 }
 
 /// `POST /delete-user {password?, token?, callbackURL?}` (sensitive; 404 unless enabled).

@@ -183,7 +183,8 @@ pub(crate) async fn verify_email(call: &Call<'_>) -> Result<Reply, AuthError> {
         return match outcome {
             Err(error) => token_failure(callback, error),
             Ok((user, session)) => Ok(done(callback, serde_json::json!({"status": true, "user": user.to_json()}))
-                .with_cookies(session::cookies_for(svc, &session, call.dont_remember()))),
+                .with_cookies(session::cookies_for(svc, &session, call.dont_remember()))
+                .with_session(&user, &session)),
         };
     }
 
@@ -210,14 +211,16 @@ pub(crate) async fn verify_email(call: &Call<'_>) -> Result<Reply, AuthError> {
             Resolved::Active(active) if active.user.id == user.id => active.session,
             _ => session::create(svc, txn, call, &user.id, false).await?,
         };
-        Ok(Ok(Some(session)))
+        Ok(Ok(Some((User { email_verified: true, ..user }, session))))
     })?;
     match outcome {
         Err(error) => token_failure(callback, error),
         Ok(session) => {
             let reply = done(callback, serde_json::json!({"status": true, "user": null}));
             Ok(match session {
-                Some(session) => reply.with_cookies(session::cookies_for(svc, &session, call.dont_remember())),
+                Some((user, session)) => reply
+                    .with_cookies(session::cookies_for(svc, &session, call.dont_remember()))
+                    .with_session(&user, &session),
                 None => reply,
             })
         }

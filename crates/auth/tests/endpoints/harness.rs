@@ -110,7 +110,7 @@ impl Env {
             mailer: setup.mailer.unwrap_or_else(|| mail.clone()),
             rate_limit_store: Arc::new(auth::rate_limit::MemoryStore::default()),
             hash_permits: setup.hash_permits,
-            http: Arc::new(auth::social::ReqwestHttp::new().unwrap()),
+            http: Arc::new(server::auth_transports::ReqwestHttp::new().unwrap()),
         };
         let svc = AuthService::new(config, deps).unwrap();
         Env { svc, clock, mail }
