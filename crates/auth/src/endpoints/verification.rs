@@ -132,13 +132,20 @@ pub(crate) async fn verify_email(call: &Call<'_>) -> Result<Reply, AuthError> {
     if let Some(new_email) = claims.update_to.clone() {
         let new_email = new_email.to_lowercase();
         if claims.request_type.as_deref() == Some("change-email-confirmation") {
-            let user = read!(svc, txn, {
-                adapter::find_one_row::<User>(txn, &[Where::eq("email", claims.email.as_str())])
+            let (user, resolved) = read!(svc, txn, {
+                let user = adapter::find_one_row::<User>(txn, &[Where::eq("email", claims.email.as_str())])
                     .await
-                    .map_err(adapter_error)
+                    .map_err(adapter_error)?;
+                Ok((user, session::resolve(call, txn, false).await?.0))
             })?;
             if user.is_none() {
                 return token_failure(callback, "user_not_found");
+            }
+            // Another signed-in user opened the link: nothing is sent (Better Auth checks the session first).
+            if let Resolved::Active(active) = &resolved {
+                if active.user.email != claims.email {
+                    return token_failure(callback, "unauthorized");
+                }
             }
             send_verification_mail(
                 call,
