@@ -75,6 +75,22 @@ pub struct AuthOptions {
     pub plugins: Option<PluginsConfig>,
 }
 
+impl AuthOptions {
+    /// The additional user and session fields these options declare.
+    pub fn additional_fields(&self) -> (crate::additional::AdditionalFields, crate::additional::AdditionalFields) {
+        (
+            self.user.as_ref().map(|u| u.additional_fields.clone()).unwrap_or_default(),
+            self.session.as_ref().map(|s| s.additional_fields.clone()).unwrap_or_default(),
+        )
+    }
+
+    /// The auth component's database schema with these options' additional fields.
+    pub fn auth_schema(&self) -> database::Schema {
+        let (user, session) = self.additional_fields();
+        crate::schema::auth_schema_for(&user, &session)
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JwtOptions {
@@ -143,11 +159,18 @@ pub struct SessionConfig {
     pub update_age: u64,
     /// Seconds a session counts as fresh for sensitive operations (0 disables the check).
     pub fresh_age: u64,
+    /// App-defined session fields ([`crate::additional`]).
+    pub additional_fields: crate::additional::AdditionalFields,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig { expires_in: 7 * 24 * 3600, update_age: 24 * 3600, fresh_age: 24 * 3600 }
+        SessionConfig {
+            expires_in: 7 * 24 * 3600,
+            update_age: 24 * 3600,
+            fresh_age: 24 * 3600,
+            additional_fields: Default::default(),
+        }
     }
 }
 
@@ -156,6 +179,8 @@ impl Default for SessionConfig {
 pub struct UserConfig {
     pub change_email: ChangeEmailConfig,
     pub delete_user: DeleteUserConfig,
+    /// App-defined user fields ([`crate::additional`]).
+    pub additional_fields: crate::additional::AdditionalFields,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -294,6 +319,10 @@ impl AuthConfig {
         if self.session.expires_in == 0 {
             return Err("session.expiresIn must be positive".into());
         }
+        let names =
+            |model: crate::schema::Model| -> Vec<&'static str> { model.fields().iter().map(|f| f.name).collect() };
+        crate::additional::validate("user", &self.user.additional_fields, &names(crate::schema::Model::User))?;
+        crate::additional::validate("session", &self.session.additional_fields, &names(crate::schema::Model::Session))?;
         Ok(())
     }
 

@@ -23,6 +23,7 @@
 mod macros;
 
 pub mod adapter;
+pub mod additional;
 pub mod config;
 pub mod cookies;
 pub mod crypto;

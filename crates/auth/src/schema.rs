@@ -6,6 +6,7 @@
 //! database [`Schema`] ([`auth_schema`]), the printable description ([`describe`]) and the adapter's planner and
 //! uniqueness checks are all derived from it.
 
+use crate::additional::AdditionalFields;
 use database::{Schema, TableDefinition};
 use serde::Serialize;
 use std::fmt;
@@ -291,7 +292,28 @@ pub fn unique_fields(model: Model) -> &'static [&'static str] {
 /// The database schema of the auth component: the five tables, nothing else. Merge it into the app's schema with
 /// [`Schema::merge`].
 pub fn auth_schema() -> Schema {
-    Model::ALL.into_iter().fold(Schema::new(), |schema, model| schema.table(&model.table(), model.table_definition()))
+    auth_schema_for(&AdditionalFields::new(), &AdditionalFields::new())
+}
+
+/// The schema with the app's additional user and session fields ([`crate::additional`]).
+pub fn auth_schema_for(user: &AdditionalFields, session: &AdditionalFields) -> Schema {
+    Model::ALL.into_iter().fold(Schema::new(), |schema, model| {
+        let extra = additional_of(model, user, session);
+        let fields = model.fields().iter().map(|f| (f.name.to_string(), f.validator()));
+        let fields = fields.chain(extra.iter().map(|(key, f)| (f.storage_name(key).to_string(), f.field_validator())));
+        let definition = TableDefinition::with_fields(fields.collect::<Vec<_>>());
+        let definition = model.indexes().iter().fold(definition, |definition, ix| definition.index(ix.name, ix.fields));
+        schema.table(&model.table(), definition)
+    })
+}
+
+fn additional_of<'a>(model: Model, user: &'a AdditionalFields, session: &'a AdditionalFields) -> &'a AdditionalFields {
+    static NONE: OnceLock<AdditionalFields> = OnceLock::new();
+    match model {
+        Model::User => user,
+        Model::Session => session,
+        _ => NONE.get_or_init(AdditionalFields::new),
+    }
 }
 
 /// A printable description of the auth schema (what `authvex generate` prints). Serializes with keys in
@@ -314,7 +336,7 @@ pub struct TableDescription {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldDescription {
-    pub name: &'static str,
+    pub name: String,
     /// Better Auth's logical type (`string`, `boolean`, `number`, `date`).
     #[serde(rename = "type")]
     pub ty: &'static str,
@@ -332,6 +354,11 @@ pub struct IndexDescription {
 
 /// Describes every table: fields with type, requiredness, uniqueness and validator; indexes with their fields.
 pub fn describe() -> SchemaDescription {
+    describe_for(&AdditionalFields::new(), &AdditionalFields::new())
+}
+
+/// [`describe`] with the app's additional user and session fields (after the core and plugin fields).
+pub fn describe_for(user: &AdditionalFields, session: &AdditionalFields) -> SchemaDescription {
     let tables = Model::ALL
         .into_iter()
         .map(|model| TableDescription {
@@ -341,12 +368,19 @@ pub fn describe() -> SchemaDescription {
                 .fields()
                 .iter()
                 .map(|f| FieldDescription {
-                    name: f.name,
+                    name: f.name.to_string(),
                     ty: f.ty.name(),
                     required: f.required,
                     unique: f.unique,
                     validator: f.validator().to_string(),
                 })
+                .chain(additional_of(model, user, session).iter().map(|(key, f)| FieldDescription {
+                    name: f.storage_name(key).to_string(),
+                    ty: f.ty.name(),
+                    required: f.required,
+                    unique: false,
+                    validator: f.field_validator().to_string(),
+                }))
                 .collect(),
             indexes: model
                 .indexes()

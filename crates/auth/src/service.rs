@@ -362,6 +362,20 @@ impl Inner {
         }
     }
 
+    /// Better Auth's user object, with the returned additional fields.
+    pub fn user_json(&self, user: &crate::models::User) -> serde_json::Value {
+        let mut json = serde_json::to_value(user.to_json()).unwrap_or_default();
+        crate::additional::add_output(&self.config.user.additional_fields, &user.extra, &mut json);
+        json
+    }
+
+    /// Better Auth's session object, with the returned additional fields.
+    pub fn session_json(&self, session: &crate::models::Session) -> serde_json::Value {
+        let mut json = serde_json::to_value(session.to_json()).unwrap_or_default();
+        crate::additional::add_output(&self.config.session.additional_fields, &session.extra, &mut json);
+        json
+    }
+
     /// The session cookie for a token (`max_age: None` for a browser-session cookie).
     pub fn session_cookie(&self, token: &str, max_age: Option<u64>) -> SetCookie {
         let signed = crypto::sign_cookie_value(token, &self.config.secret);

@@ -68,6 +68,9 @@ enum Command {
         /// Print JSON instead of TypeScript.
         #[arg(long)]
         json: bool,
+        /// The config file whose `auth.user.additionalFields` / `auth.session.additionalFields` join the tables.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Writes `convex/_generated/api.ts`: a typed function reference (`api.messages.send`,
     /// `internal.admin.purge`) for every function of this app, for TypeScript web apps.
@@ -297,8 +300,10 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
             eprintln!("imported {} into {}", summary(&counts), storage.describe());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Generate { json } => {
-            let schema = auth::schema::describe();
+        Command::Generate { json, config } => {
+            let file = config.as_deref().map(ConfigFile::load).transpose()?.unwrap_or_default();
+            let (user, session) = file.auth.additional_fields();
+            let schema = auth::schema::describe_for(&user, &session);
             if json {
                 println!("{}", serde_json::to_string_pretty(&schema)?);
             } else {

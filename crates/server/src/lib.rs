@@ -213,8 +213,8 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
     };
     let persistence = open_storage(&config.storage).await?;
     let mut app = app;
-    if config.auth.is_some() {
-        app.extend_schema(auth::schema::auth_schema());
+    if let Some(auth) = &config.auth {
+        app.extend_schema(auth.options.auth_schema());
     }
     app.extend_schema(functions::storage::storage_schema());
     add_builtin_functions(&mut app);

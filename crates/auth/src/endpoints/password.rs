@@ -59,7 +59,7 @@ pub(crate) async fn change_password(call: &Call<'_>) -> Result<Reply, AuthError>
         }
         Ok(None)
     })?;
-    let user = active.user.to_json();
+    let user = svc.user_json(&active.user);
     Ok(match new_session {
         Some(s) => Reply::json(serde_json::json!({"token": s.token, "user": user}))
             .with_cookies(session::cookies_for(svc, &s, false))

@@ -19,8 +19,8 @@ pub(crate) async fn get_session(call: &Call<'_>) -> Result<Reply, AuthError> {
         Resolved::None => Reply::json(serde_json::Value::Null),
         Resolved::Gone => Reply::json(serde_json::Value::Null).with_cookies(session::clear_cookies(svc)),
         Resolved::Active(active) => Reply::json(serde_json::json!({
-            "session": active.session.to_json(),
-            "user": active.user.to_json(),
+            "session": svc.session_json(&active.session),
+            "user": svc.user_json(&active.user),
         }))
         .with_cookies(refreshed)
         .with_session(&active.user, &active.session),
@@ -61,7 +61,9 @@ pub(crate) async fn list_sessions(call: &Call<'_>) -> Result<Reply, AuthError> {
         let active = session::require(call, txn).await?;
         user_sessions(txn, &active.user.id, call.now.as_date_millis()).await
     })?;
-    Ok(Reply::json(serde_json::to_value(sessions.iter().map(Session::to_json).collect::<Vec<_>>()).unwrap_or_default()))
+    Ok(Reply::json(
+        serde_json::to_value(sessions.iter().map(|s| call.svc.session_json(s)).collect::<Vec<_>>()).unwrap_or_default(),
+    ))
 }
 
 /// `POST /revoke-session {token}`: deletes one of the caller's sessions (unknown tokens succeed silently).

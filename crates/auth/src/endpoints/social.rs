@@ -306,7 +306,7 @@ pub(crate) async fn sign_in_social(call: &Call<'_>) -> Result<Reply, AuthError> 
     if outcome.is_register {
         send_verification_if_configured(call, &outcome.user, &callback).await;
     }
-    let body = json!({"redirect": false, "token": outcome.session.token, "user": outcome.user.to_json()});
+    let body = json!({"redirect": false, "token": outcome.session.token, "user": call.svc.user_json(&outcome.user)});
     Ok(Reply::json(body)
         .with_cookies(session::cookies_for(call.svc, &outcome.session, false))
         .with_session(&outcome.user, &outcome.session))

@@ -189,9 +189,11 @@ pub(crate) async fn verify_email(call: &Call<'_>) -> Result<Reply, AuthError> {
         })?;
         return match outcome {
             Err(error) => token_failure(callback, error),
-            Ok((user, session)) => Ok(done(callback, serde_json::json!({"status": true, "user": user.to_json()}))
-                .with_cookies(session::cookies_for(svc, &session, call.dont_remember()))
-                .with_session(&user, &session)),
+            Ok((user, session)) => {
+                Ok(done(callback, serde_json::json!({"status": true, "user": svc.user_json(&user)}))
+                    .with_cookies(session::cookies_for(svc, &session, call.dont_remember()))
+                    .with_session(&user, &session))
+            }
         };
     }
 

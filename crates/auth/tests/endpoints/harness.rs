@@ -96,13 +96,13 @@ impl Env {
     pub async fn build(configure: impl FnOnce(&mut AuthConfig), setup: Setup) -> Env {
         let clock = ManualClock::new(START_NANOS);
         let entropy = Arc::new(SeededEntropy::new(setup.seed));
-        let db_config =
-            DatabaseConfig::new(auth::schema::auth_schema(), Arc::new(clock.clone()), Arc::new(SeededEntropy::new(1)));
-        let db = Database::open(test_support::test_persistence().await, db_config).await.unwrap();
-        let mail = Arc::new(MemoryTransport::default());
         let mut config = AuthConfig::new(BASE_URL, secret());
         config.rate_limit.enabled = false;
         configure(&mut config);
+        let schema = auth::schema::auth_schema_for(&config.user.additional_fields, &config.session.additional_fields);
+        let db_config = DatabaseConfig::new(schema, Arc::new(clock.clone()), Arc::new(SeededEntropy::new(1)));
+        let db = Database::open(test_support::test_persistence().await, db_config).await.unwrap();
+        let mail = Arc::new(MemoryTransport::default());
         let deps = AuthDeps {
             db,
             clock: Arc::new(clock.clone()),

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accounts;
+mod additional_fields;
 mod bearer;
 mod concurrency;
 mod convex;
