@@ -43,6 +43,7 @@ pub mod schema;
 pub mod service;
 mod session;
 pub mod social;
+pub mod triggers;
 
 pub use hasher::HashLoad;
 pub use service::{AuthDeps, AuthRequest, AuthResponse, AuthService, MAX_BODY_BYTES};

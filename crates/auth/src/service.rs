@@ -89,6 +89,8 @@ pub(crate) struct Inner {
     pub ip: IpConfig,
     /// The enabled plugins, in hook order.
     pub plugins: Vec<Arc<dyn Plugin>>,
+    /// The app's database hooks and triggers ([`crate::triggers`]).
+    pub triggers: crate::triggers::Triggers,
     /// The convex plugin when enabled (its keys back [`AuthService::jwks`]).
     pub convex: Option<Arc<crate::plugins::convex::Convex>>,
     /// The social providers and their discovery/JWKS caches.
@@ -209,10 +211,18 @@ impl AuthService {
                 cookies,
                 ip,
                 plugins: plugins.list,
+                triggers: crate::triggers::Triggers::default(),
                 convex: plugins.convex,
                 providers,
             }),
         })
+    }
+
+    /// The service with the app's database hooks and triggers (before any request is served).
+    pub fn with_triggers(self, triggers: crate::triggers::Triggers) -> Result<AuthService, String> {
+        let mut inner = Arc::try_unwrap(self.inner).map_err(|_| "the auth service is already shared".to_string())?;
+        inner.triggers = triggers;
+        Ok(AuthService { inner: Arc::new(inner) })
     }
 
     pub fn config(&self) -> &AuthConfig {

@@ -16,6 +16,9 @@ const DONT_REMEMBER_SECS: u64 = 24 * 3600;
 pub(crate) fn adapter_error(e: adapter::AdapterError) -> AuthError {
     match e {
         adapter::AdapterError::Database(db) => storage_error(&db),
+        adapter::AdapterError::Hook(crate::triggers::HookError::Reject(message)) => {
+            AuthError::new(protocol::ErrorCode::REJECTED_BY_HOOK, message)
+        }
         other => {
             tracing::error!(error = %other, "auth adapter failure");
             AuthError::internal("Internal server error")

@@ -209,6 +209,12 @@ enum JobsAction {
 
 /// Parses the command line and runs it with `app`'s functions. Returns the process exit code.
 pub fn main(app: App) -> ExitCode {
+    main_with_triggers(app, auth::triggers::Triggers::default())
+}
+
+/// [`main`] with database hooks and triggers on the auth tables (`auth::triggers`), run in the auth writes'
+/// transactions by `dev` and `serve`.
+pub fn main_with_triggers(app: App, triggers: auth::triggers::Triggers) -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -218,7 +224,7 @@ pub fn main(app: App) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, app)) {
+    match runtime.block_on(run(cli, app, triggers)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -233,15 +239,15 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, app: App, triggers: auth::triggers::Triggers) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev { run: args, port, site_port } => {
             let addrs = (SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([127, 0, 0, 1], site_port)));
-            run_deployment(app, args, addrs, Mode::Dev).await
+            run_deployment(app, triggers, args, addrs, Mode::Dev).await
         }
         Command::Serve { run: args, host, port, site_port } => {
-            run_deployment(app, args, (SocketAddr::new(host, port), SocketAddr::new(host, site_port)), Mode::Serve)
-                .await
+            let addrs = (SocketAddr::new(host, port), SocketAddr::new(host, site_port));
+            run_deployment(app, triggers, args, addrs, Mode::Serve).await
         }
         Command::Export { target, out } => {
             let storage = storage_config(target.data, target.db, None)?;
@@ -427,6 +433,7 @@ async fn jobs(app: App, target: StorageArgs, action: JobsAction) -> anyhow::Resu
 /// `authvex dev` and `authvex serve`: one code path, differing only in [`Mode`].
 async fn run_deployment(
     app: App,
+    triggers: auth::triggers::Triggers,
     args: RunArgs,
     (api_addr, site_addr): (SocketAddr, SocketAddr),
     mode: Mode,
@@ -440,6 +447,7 @@ async fn run_deployment(
     if let Some(auth) = config.auth.as_mut() {
         // Production never invents a secret: a missing BETTER_AUTH_SECRET stops the start with an error.
         auth.dev = mode == Mode::Dev;
+        auth.triggers = triggers;
     }
     if let Some(file) = file {
         if let Some(auth) = config.auth.as_mut() {

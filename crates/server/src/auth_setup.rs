@@ -114,5 +114,7 @@ pub(crate) async fn build(
     let hash_permits = std::thread::available_parallelism().map_or(2, |n| n.get());
     let deps =
         auth::AuthDeps { db: db.clone(), clock, entropy, mailer, rate_limit_store, hash_permits, http: Arc::new(http) };
-    auth::AuthService::new(auth_config, deps).map_err(ServerError::Auth)
+    auth::AuthService::new(auth_config, deps)
+        .and_then(|service| service.with_triggers(settings.triggers.clone()))
+        .map_err(ServerError::Auth)
 }

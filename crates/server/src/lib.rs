@@ -63,6 +63,8 @@ pub struct AuthSettings {
     pub dev: bool,
     /// Where mails go.
     pub mail: MailSettings,
+    /// The app's database hooks and triggers on the auth tables.
+    pub triggers: auth::triggers::Triggers,
 }
 
 /// Outgoing mail.

@@ -24,5 +24,6 @@ mod session;
 mod sign_in;
 mod sign_up;
 mod social;
+mod triggers;
 mod user;
 mod verification;
