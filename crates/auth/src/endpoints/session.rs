@@ -27,6 +27,31 @@ pub(crate) async fn get_session(call: &Call<'_>) -> Result<Reply, AuthError> {
     })
 }
 
+/// `POST /update-session {<session additional fields>}` (session; Better Auth 1.7): updates the session's
+/// additional fields, re-issues the session cookie and answers `{session}`.
+pub(crate) async fn update_session(call: &Call<'_>) -> Result<Reply, AuthError> {
+    let svc = call.svc;
+    let Some(serde_json::Value::Object(body)) = &call.body else {
+        return Err(crate::error::codes::BODY_MUST_BE_AN_OBJECT());
+    };
+    let fields = &svc.config.session.additional_fields;
+    let mut update = crate::additional::parse_input(fields, Some(body), crate::additional::Action::Update)?;
+    if update.is_empty() {
+        return Err(crate::error::codes::NO_FIELDS_TO_UPDATE());
+    }
+    update.insert("updatedAt".into(), Value::Float64(call.now.as_date_millis()));
+    let updated = transact!(svc, txn, {
+        let active = session::require(call, txn).await?;
+        let updated = adapter::update_one_row::<Session>(txn, &[Where::id(active.session.id.as_str())], update.clone())
+            .await
+            .map_err(adapter_error)?;
+        updated.ok_or_else(AuthError::unauthorized)
+    })?;
+    let max_age = if call.dont_remember() { None } else { Some(svc.config.session.expires_in) };
+    Ok(Reply::json(serde_json::json!({"session": svc.session_json(&updated)}))
+        .with_cookies([svc.session_cookie(&updated.token, max_age)]))
+}
+
 /// `POST /sign-out`: deletes the session row (if any) and always clears the cookies.
 pub(crate) async fn sign_out(call: &Call<'_>) -> Result<Reply, AuthError> {
     let svc = call.svc;

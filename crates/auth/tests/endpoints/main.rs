@@ -21,6 +21,7 @@ mod password;
 mod rate_limit;
 mod routing;
 mod session;
+mod session_updates;
 mod sign_in;
 mod sign_up;
 mod social;
