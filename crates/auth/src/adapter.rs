@@ -50,6 +50,7 @@
 
 use crate::models::Row;
 use crate::schema::{self, FieldType, Model};
+use crate::triggers::{self, Change, Op};
 use database::schema::BY_CREATION_TIME;
 use database::{DatabaseError, IndexRange, Order, ScanRequest, Transaction};
 use std::cmp::Ordering;
@@ -73,6 +74,9 @@ pub enum AdapterError {
     /// The database refused (conflict, limit, schema validation) or failed.
     #[error(transparent)]
     Database(#[from] DatabaseError),
+    /// An app hook ([`crate::triggers`]) rejected the write or failed.
+    #[error("hook: {0:?}")]
+    Hook(crate::triggers::HookError),
 }
 
 impl AdapterError {
@@ -236,10 +240,16 @@ impl FindOptions {
 
 /// Inserts a row and returns the stored document. Unique fields must not collide with an existing row.
 pub async fn create(txn: &mut Transaction, model: Model, data: Object) -> Result<Object> {
+    let hooks = triggers::active();
+    let mut data = data;
+    hooks.run_before(txn, model, Op::Create, &mut data).await.map_err(AdapterError::Hook)?;
     let (fields, _unset) = prepare_write(model, data, "create")?;
     check_unique(txn, model, &fields, &[]).await?;
     let id = txn.insert(&model.table(), fields).await?;
-    stored(txn, model, &id).await
+    let doc = stored(txn, model, &id).await?;
+    let change = Change { model, op: Op::Create, old: None, new: Some(doc) };
+    hooks.run_after(txn, &change).await.map_err(AdapterError::Hook)?;
+    Ok(change.new.unwrap_or_default())
 }
 
 /// The first matching document (creation order), if any.
@@ -278,21 +288,31 @@ pub async fn update_one(
     update: Object,
 ) -> Result<Option<Object>> {
     let query = Query::compile(model, clauses)?;
-    let (set, unset) = prepare_write(model, update, "update")?;
     let Some((id, doc)) = first(txn, &query).await? else { return Ok(None) };
+    let hooks = triggers::active();
+    let mut update = update;
+    hooks.run_before(txn, model, Op::Update, &mut update).await.map_err(AdapterError::Hook)?;
+    let (set, unset) = prepare_write(model, update, "update")?;
     if set.is_empty() && unset.is_empty() {
         return Ok(Some(doc));
     }
     check_unique(txn, model, &set, std::slice::from_ref(&id)).await?;
     txn.patch(&id, set, &unset).await?;
-    stored(txn, model, &id).await.map(Some)
+    let new = stored(txn, model, &id).await?;
+    let change = Change { model, op: Op::Update, old: Some(doc), new: Some(new) };
+    hooks.run_after(txn, &change).await.map_err(AdapterError::Hook)?;
+    Ok(change.new)
 }
 
 /// Updates every matching document; returns how many. Setting a unique field on more than one row fails.
 pub async fn update_many(txn: &mut Transaction, model: Model, clauses: &[Where], update: Object) -> Result<usize> {
     let query = Query::compile(model, clauses)?;
+    let hooks = triggers::active();
+    let mut update = update;
+    hooks.run_before(txn, model, Op::Update, &mut update).await.map_err(AdapterError::Hook)?;
     let (set, unset) = prepare_write(model, update, "update")?;
-    let ids = select(txn, &query, None, 0, None).await?.iter().map(document_id).collect::<Result<Vec<_>>>()?;
+    let docs = select(txn, &query, None, 0, None).await?;
+    let ids = docs.iter().map(document_id).collect::<Result<Vec<_>>>()?;
     if ids.is_empty() || (set.is_empty() && unset.is_empty()) {
         return Ok(ids.len());
     }
@@ -302,8 +322,11 @@ pub async fn update_many(txn: &mut Transaction, model: Model, clauses: &[Where],
         }
     }
     check_unique(txn, model, &set, &ids).await?;
-    for id in &ids {
+    for (id, old) in ids.iter().zip(docs) {
         txn.patch(id, set.clone(), &unset).await?;
+        let new = stored(txn, model, id).await?;
+        let change = Change { model, op: Op::Update, old: Some(old), new: Some(new) };
+        hooks.run_after(txn, &change).await.map_err(AdapterError::Hook)?;
     }
     Ok(ids.len())
 }
@@ -313,17 +336,23 @@ pub async fn delete_one(txn: &mut Transaction, model: Model, clauses: &[Where]) 
     let query = Query::compile(model, clauses)?;
     let Some((id, doc)) = first(txn, &query).await? else { return Ok(None) };
     txn.delete(&id).await?;
-    Ok(Some(doc))
+    let change = Change { model, op: Op::Delete, old: Some(doc), new: None };
+    triggers::active().run_after(txn, &change).await.map_err(AdapterError::Hook)?;
+    Ok(change.old)
 }
 
 /// Deletes every matching document; returns how many.
 pub async fn delete_many(txn: &mut Transaction, model: Model, clauses: &[Where]) -> Result<usize> {
     let query = Query::compile(model, clauses)?;
     let docs = select(txn, &query, None, 0, None).await?;
-    for doc in &docs {
-        txn.delete(&document_id(doc)?).await?;
+    let hooks = triggers::active();
+    let count = docs.len();
+    for doc in docs {
+        txn.delete(&document_id(&doc)?).await?;
+        let change = Change { model, op: Op::Delete, old: Some(doc), new: None };
+        hooks.run_after(txn, &change).await.map_err(AdapterError::Hook)?;
     }
-    Ok(docs.len())
+    Ok(count)
 }
 
 /// Finds and deletes the first matching document in this transaction: a single-use token. Of concurrent

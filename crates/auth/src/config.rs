@@ -30,6 +30,22 @@ pub struct AuthConfig {
     pub social: Vec<crate::social::ProviderConfig>,
     /// Account linking and OAuth token storage.
     pub account: crate::social::AccountConfig,
+    /// Which optional plugins run (the convex plugin follows `jwt`).
+    pub plugins: PluginsConfig,
+}
+
+/// Switches for the built-in plugins that have no options of their own (config file key `plugins`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// The bearer plugin (`Authorization: Bearer` sessions, `set-auth-token`); on by default.
+    pub bearer: bool,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig { bearer: true }
+    }
 }
 
 /// The options a config file may set (`authvex.json`, key `auth`), with Better Auth's names.
@@ -56,6 +72,23 @@ pub struct AuthOptions {
     #[serde(rename = "genericOAuth")]
     pub generic_oauth: Option<Vec<crate::social::GenericOAuthOptions>>,
     pub account: Option<crate::social::AccountConfig>,
+    pub plugins: Option<PluginsConfig>,
+}
+
+impl AuthOptions {
+    /// The additional user and session fields these options declare.
+    pub fn additional_fields(&self) -> (crate::additional::AdditionalFields, crate::additional::AdditionalFields) {
+        (
+            self.user.as_ref().map(|u| u.additional_fields.clone()).unwrap_or_default(),
+            self.session.as_ref().map(|s| s.additional_fields.clone()).unwrap_or_default(),
+        )
+    }
+
+    /// The auth component's database schema with these options' additional fields.
+    pub fn auth_schema(&self) -> database::Schema {
+        let (user, session) = self.additional_fields();
+        crate::schema::auth_schema_for(&user, &session)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -126,11 +159,18 @@ pub struct SessionConfig {
     pub update_age: u64,
     /// Seconds a session counts as fresh for sensitive operations (0 disables the check).
     pub fresh_age: u64,
+    /// App-defined session fields ([`crate::additional`]).
+    pub additional_fields: crate::additional::AdditionalFields,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig { expires_in: 7 * 24 * 3600, update_age: 24 * 3600, fresh_age: 24 * 3600 }
+        SessionConfig {
+            expires_in: 7 * 24 * 3600,
+            update_age: 24 * 3600,
+            fresh_age: 24 * 3600,
+            additional_fields: Default::default(),
+        }
     }
 }
 
@@ -139,6 +179,8 @@ impl Default for SessionConfig {
 pub struct UserConfig {
     pub change_email: ChangeEmailConfig,
     pub delete_user: DeleteUserConfig,
+    /// App-defined user fields ([`crate::additional`]).
+    pub additional_fields: crate::additional::AdditionalFields,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -195,6 +237,7 @@ impl AuthConfig {
             social_options: crate::social::SocialOptions::default(),
             social: Vec::new(),
             account: crate::social::AccountConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 
@@ -245,6 +288,9 @@ impl AuthConfig {
         if let Some(v) = options.account {
             self.account = v;
         }
+        if let Some(v) = options.plugins {
+            self.plugins = v;
+        }
     }
 
     /// Resolves the social providers from the config file's options and credentials in the deployment env
@@ -273,6 +319,10 @@ impl AuthConfig {
         if self.session.expires_in == 0 {
             return Err("session.expiresIn must be positive".into());
         }
+        let names =
+            |model: crate::schema::Model| -> Vec<&'static str> { model.fields().iter().map(|f| f.name).collect() };
+        crate::additional::validate("user", &self.user.additional_fields, &names(crate::schema::Model::User))?;
+        crate::additional::validate("session", &self.session.additional_fields, &names(crate::schema::Model::Session))?;
         Ok(())
     }
 

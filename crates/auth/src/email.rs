@@ -91,34 +91,3 @@ pub struct SmtpSettings {
     pub url: String,
     pub from: String,
 }
-
-/// Sends mail through an SMTP relay (lettre, rustls).
-pub struct SmtpTransport {
-    mailer: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
-    from: lettre::message::Mailbox,
-}
-
-impl SmtpTransport {
-    pub fn new(settings: &SmtpSettings) -> Result<Self, EmailError> {
-        let mailer = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&settings.url)
-            .map_err(|e| EmailError(format!("invalid SMTP URL: {e}")))?
-            .build();
-        let from = settings.from.parse().map_err(|e| EmailError(format!("invalid From address: {e}")))?;
-        Ok(SmtpTransport { mailer, from })
-    }
-}
-
-#[async_trait]
-impl EmailTransport for SmtpTransport {
-    async fn send(&self, email: Email) -> Result<(), EmailError> {
-        use lettre::AsyncTransport;
-        let to = email.to.parse().map_err(|e| EmailError(format!("invalid recipient: {e}")))?;
-        let message = lettre::Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(email.subject)
-            .body(email.text)
-            .map_err(|e| EmailError(e.to_string()))?;
-        self.mailer.send(message).await.map(|_| ()).map_err(|e| EmailError(e.to_string()))
-    }
-}

@@ -5,7 +5,9 @@
 //! injected ([`database::Clock`], [`database::Entropy`]); configuration arrives as [`config::AuthConfig`].
 //!
 //! Modules:
-//! * [`service`]: the request pipeline (rate limit → route → origin check → body → endpoint) and transactions.
+//! * [`service`]: the request pipeline (rate limit → route → origin check → body → before hooks → endpoint → after
+//!   hooks) and transactions.
+//! * [`plugin`]: what a plugin contributes (schema, routes, hooks, rules); `plugins`: convex, bearer, genericOAuth.
 //! * `endpoints`: one function per Better Auth endpoint; `session`: session lookup, refresh and cookies.
 //! * [`crypto`]: password hashing (scrypt, Better Auth's format), cookie signatures, ids and tokens, PKCE, JWTs.
 //! * [`cookies`]: cookie names, `Set-Cookie` serialisation and `Cookie` parsing exactly as Better Auth does.
@@ -21,6 +23,7 @@
 mod macros;
 
 pub mod adapter;
+pub mod additional;
 pub mod config;
 pub mod cookies;
 pub mod crypto;
@@ -33,11 +36,14 @@ pub mod housekeeping;
 pub mod jwt;
 pub mod models;
 pub mod origin;
+pub mod plugin;
+mod plugins;
 pub mod rate_limit;
 pub mod schema;
 pub mod service;
 mod session;
 pub mod social;
+pub mod triggers;
 
 pub use hasher::HashLoad;
 pub use service::{AuthDeps, AuthRequest, AuthResponse, AuthService, MAX_BODY_BYTES};

@@ -9,11 +9,12 @@ macro_rules! transact {
         let svc: &$crate::service::Inner = $svc;
         ::database::run_serializable(&svc.db, || async {
             let mut owned = svc.db.begin(false).await.map_err($crate::service::AttemptError::Database)?;
-            let result: Result<_, $crate::error::AuthError> = async {
-                let $txn = &mut owned;
-                $body
-            }
-            .await;
+            let result: Result<_, $crate::error::AuthError> = $crate::triggers::ACTIVE
+                .scope(svc.triggers.clone(), async {
+                    let $txn = &mut owned;
+                    $body
+                })
+                .await;
             let value = result.map_err($crate::service::AttemptError::Auth)?;
             svc.db.commit(owned).await.map_err($crate::service::AttemptError::Database)?;
             Ok::<_, $crate::service::AttemptError>(value)

@@ -41,6 +41,8 @@ pub struct User {
     pub image: Option<String>,
     pub created_at: f64,
     pub updated_at: f64,
+    /// Stored fields beyond the core and plugin ones (`user.additionalFields`, by storage name).
+    pub extra: Object,
 }
 
 /// `session`.
@@ -54,6 +56,8 @@ pub struct Session {
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
     pub user_id: String,
+    /// Stored fields beyond the core ones (`session.additionalFields`, by storage name).
+    pub extra: Object,
 }
 
 /// `account`. `password` is the scrypt string of credential accounts; it never leaves through `to_json`.
@@ -295,6 +299,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The stored fields the model does not declare (additional fields), without `_id`/`_creationTime`.
+    fn extra(&self) -> Object {
+        self.doc
+            .iter()
+            .filter(|(name, _)| !name.starts_with('_') && self.model.field(name).is_none())
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect()
+    }
+
     fn boolean(&self, field: &str) -> Result<bool, AdapterError> {
         match self.present(field) {
             Some(Value::Boolean(b)) => Ok(*b),
@@ -332,13 +345,14 @@ impl User {
             image: r.opt_string("image")?,
             created_at: r.number("createdAt")?,
             updated_at: r.number("updatedAt")?,
+            extra: r.extra(),
             id: r.id,
         })
     }
 
     /// The user fields to store; unset optional fields are left out.
     pub fn to_fields(&self) -> Object {
-        Fields::default()
+        Fields(self.extra.clone())
             .set("name", &self.name)
             .set("email", &self.email)
             .set("emailVerified", self.email_verified)
@@ -361,13 +375,14 @@ impl Session {
             ip_address: r.opt_string("ipAddress")?,
             user_agent: r.opt_string("userAgent")?,
             user_id: r.string("userId")?,
+            extra: r.extra(),
             id: r.id,
         })
     }
 
     /// The user fields to store; unset optional fields are left out.
     pub fn to_fields(&self) -> Object {
-        Fields::default()
+        Fields(self.extra.clone())
             .set("expiresAt", self.expires_at)
             .set("token", &self.token)
             .set("createdAt", self.created_at)

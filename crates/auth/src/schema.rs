@@ -6,9 +6,11 @@
 //! database [`Schema`] ([`auth_schema`]), the printable description ([`describe`]) and the adapter's planner and
 //! uniqueness checks are all derived from it.
 
+use crate::additional::AdditionalFields;
 use database::{Schema, TableDefinition};
 use serde::Serialize;
 use std::fmt;
+use std::sync::OnceLock;
 use value::{v, FieldValidator, Validator};
 
 /// The component namespace: auth tables are `betterAuth/<model>`.
@@ -94,7 +96,7 @@ const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
     FieldSpec { name, ty, required: true, unique: false }
 }
 
-const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
+pub(crate) const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
     FieldSpec { name, ty, required: false, unique: false }
 }
 
@@ -102,7 +104,7 @@ const fn unique(name: &'static str, ty: FieldType) -> FieldSpec {
     FieldSpec { name, ty, required: true, unique: true }
 }
 
-const fn index(name: &'static str, fields: &'static [&'static str]) -> IndexSpec {
+pub(crate) const fn index(name: &'static str, fields: &'static [&'static str]) -> IndexSpec {
     IndexSpec { name, fields }
 }
 
@@ -115,8 +117,6 @@ const USER_FIELDS: &[FieldSpec] = &[
     opt("image", Str),
     req("createdAt", Date),
     req("updatedAt", Date),
-    // Contributed by the convex plugin (`input: false`, deprecated link to an app users table).
-    opt("userId", Str),
 ];
 
 const SESSION_FIELDS: &[FieldSpec] = &[
@@ -155,8 +155,7 @@ const VERIFICATION_FIELDS: &[FieldSpec] = &[
 const JWKS_FIELDS: &[FieldSpec] =
     &[req("publicKey", Str), req("privateKey", Str), req("createdAt", Date), opt("expiresAt", Date)];
 
-const USER_INDEXES: &[IndexSpec] =
-    &[index("email_name", &["email", "name"]), index("name", &["name"]), index("userId", &["userId"])];
+const USER_INDEXES: &[IndexSpec] = &[index("email_name", &["email", "name"]), index("name", &["name"])];
 
 const SESSION_INDEXES: &[IndexSpec] = &[
     index("expiresAt", &["expiresAt"]),
@@ -209,8 +208,17 @@ impl Model {
         format!("{NAMESPACE}/{}", self.name())
     }
 
-    /// The user fields of the table (no `_id`/`_creationTime`), in the generator's order.
+    /// The user fields of the table (no `_id`/`_creationTime`), in the generator's order: the core's, then those
+    /// the plugins add ([`crate::plugin::SchemaPart`]).
     pub fn fields(self) -> &'static [FieldSpec] {
+        static MERGED: OnceLock<Vec<Vec<FieldSpec>>> = OnceLock::new();
+        let merged = MERGED.get_or_init(|| {
+            Model::ALL.map(|model| with_plugins(model.core_fields(), |part| part.fields, model)).into()
+        });
+        merged.get(self as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn core_fields(self) -> &'static [FieldSpec] {
         match self {
             Model::User => USER_FIELDS,
             Model::Session => SESSION_FIELDS,
@@ -225,8 +233,16 @@ impl Model {
         self.fields().iter().find(|f| f.name == name)
     }
 
-    /// The declared indexes (besides the built-in `by_id` and `by_creation_time`).
+    /// The declared indexes (besides the built-in `by_id` and `by_creation_time`): the core's, then the plugins'.
     pub fn indexes(self) -> &'static [IndexSpec] {
+        static MERGED: OnceLock<Vec<Vec<IndexSpec>>> = OnceLock::new();
+        let merged = MERGED.get_or_init(|| {
+            Model::ALL.map(|model| with_plugins(model.core_indexes(), |part| part.indexes, model)).into()
+        });
+        merged.get(self as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn core_indexes(self) -> &'static [IndexSpec] {
         match self {
             Model::User => USER_INDEXES,
             Model::Session => SESSION_INDEXES,
@@ -241,6 +257,16 @@ impl Model {
         let definition = TableDefinition::with_fields(self.fields().iter().map(|f| (f.name, f.validator())));
         self.indexes().iter().fold(definition, |definition, ix| definition.index(ix.name, ix.fields))
     }
+}
+
+/// A core list followed by what each built-in plugin adds to `model`.
+fn with_plugins<T: Copy>(
+    core: &'static [T],
+    select: impl Fn(&crate::plugin::SchemaPart) -> &'static [(Model, T)],
+    model: Model,
+) -> Vec<T> {
+    let added = crate::plugins::SCHEMA.iter().flat_map(|part| select(part).iter());
+    core.iter().copied().chain(added.filter(|(m, _)| *m == model).map(|(_, item)| *item)).collect()
 }
 
 impl fmt::Display for Model {
@@ -266,7 +292,28 @@ pub fn unique_fields(model: Model) -> &'static [&'static str] {
 /// The database schema of the auth component: the five tables, nothing else. Merge it into the app's schema with
 /// [`Schema::merge`].
 pub fn auth_schema() -> Schema {
-    Model::ALL.into_iter().fold(Schema::new(), |schema, model| schema.table(&model.table(), model.table_definition()))
+    auth_schema_for(&AdditionalFields::new(), &AdditionalFields::new())
+}
+
+/// The schema with the app's additional user and session fields ([`crate::additional`]).
+pub fn auth_schema_for(user: &AdditionalFields, session: &AdditionalFields) -> Schema {
+    Model::ALL.into_iter().fold(Schema::new(), |schema, model| {
+        let extra = additional_of(model, user, session);
+        let fields = model.fields().iter().map(|f| (f.name.to_string(), f.validator()));
+        let fields = fields.chain(extra.iter().map(|(key, f)| (f.storage_name(key).to_string(), f.field_validator())));
+        let definition = TableDefinition::with_fields(fields.collect::<Vec<_>>());
+        let definition = model.indexes().iter().fold(definition, |definition, ix| definition.index(ix.name, ix.fields));
+        schema.table(&model.table(), definition)
+    })
+}
+
+fn additional_of<'a>(model: Model, user: &'a AdditionalFields, session: &'a AdditionalFields) -> &'a AdditionalFields {
+    static NONE: OnceLock<AdditionalFields> = OnceLock::new();
+    match model {
+        Model::User => user,
+        Model::Session => session,
+        _ => NONE.get_or_init(AdditionalFields::new),
+    }
 }
 
 /// A printable description of the auth schema (what `authvex generate` prints). Serializes with keys in
@@ -289,7 +336,7 @@ pub struct TableDescription {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldDescription {
-    pub name: &'static str,
+    pub name: String,
     /// Better Auth's logical type (`string`, `boolean`, `number`, `date`).
     #[serde(rename = "type")]
     pub ty: &'static str,
@@ -307,6 +354,11 @@ pub struct IndexDescription {
 
 /// Describes every table: fields with type, requiredness, uniqueness and validator; indexes with their fields.
 pub fn describe() -> SchemaDescription {
+    describe_for(&AdditionalFields::new(), &AdditionalFields::new())
+}
+
+/// [`describe`] with the app's additional user and session fields (after the core and plugin fields).
+pub fn describe_for(user: &AdditionalFields, session: &AdditionalFields) -> SchemaDescription {
     let tables = Model::ALL
         .into_iter()
         .map(|model| TableDescription {
@@ -316,12 +368,19 @@ pub fn describe() -> SchemaDescription {
                 .fields()
                 .iter()
                 .map(|f| FieldDescription {
-                    name: f.name,
+                    name: f.name.to_string(),
                     ty: f.ty.name(),
                     required: f.required,
                     unique: f.unique,
                     validator: f.validator().to_string(),
                 })
+                .chain(additional_of(model, user, session).iter().map(|(key, f)| FieldDescription {
+                    name: f.storage_name(key).to_string(),
+                    ty: f.ty.name(),
+                    required: f.required,
+                    unique: false,
+                    validator: f.field_validator().to_string(),
+                }))
                 .collect(),
             indexes: model
                 .indexes()

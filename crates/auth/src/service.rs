@@ -1,5 +1,6 @@
-//! The request pipeline: rate limit → route → origin check → body parsing → endpoint, each endpoint's database work
-//! in one serializable transaction. (Better Auth parses the body before the origin check; see `handle`.)
+//! The request pipeline: rate limit → route (core endpoints, then plugin routes) → origin check → body parsing →
+//! plugins' before hooks → endpoint → plugins' after hooks → response, each endpoint's database work in one
+//! serializable transaction. (Better Auth parses the body before the origin check; see `handle`.)
 
 use crate::config::AuthConfig;
 use crate::cookies::{self, CookieConfig, SetCookie};
@@ -7,6 +8,7 @@ use crate::email::{Email, EmailTransport};
 use crate::error::{codes, AuthError};
 use crate::hasher::{HashLoad, Hasher};
 use crate::origin::{self, TrustedOrigins};
+use crate::plugin::{BeforeRequest, OriginRule, Plugin, RouteSpec, Routed};
 use crate::rate_limit::{self, IpConfig, RateLimiter};
 use crate::{crypto, endpoints};
 use bytes::Bytes;
@@ -64,7 +66,7 @@ pub struct AuthDeps {
     pub rate_limit_store: Arc<dyn rate_limit::RateLimitStore>,
     /// Concurrent password hashes (each holds 32 MiB).
     pub hash_permits: usize,
-    /// Outbound HTTP to OAuth providers ([`crate::social::ReqwestHttp`] in production).
+    /// Outbound HTTP to OAuth providers (`server::auth_transports::ReqwestHttp` in production).
     pub http: Arc<dyn crate::social::OAuthHttp>,
 }
 
@@ -85,10 +87,12 @@ pub(crate) struct Inner {
     pub hasher: Hasher,
     pub cookies: CookieConfig,
     pub ip: IpConfig,
-    /// The convex plugin's signing keys (cached).
-    pub keys: crate::jwt::KeyRing,
-    /// Recently minted JWTs for the session-cookie hooks, so a busy get-session does not sign on every call.
-    pub minted: crate::jwt::MintCache,
+    /// The enabled plugins, in hook order.
+    pub plugins: Vec<Arc<dyn Plugin>>,
+    /// The app's database hooks and triggers ([`crate::triggers`]).
+    pub triggers: crate::triggers::Triggers,
+    /// The convex plugin when enabled (its keys back [`AuthService::jwks`]).
+    pub convex: Option<Arc<crate::plugins::convex::Convex>>,
     /// The social providers and their discovery/JWKS caches.
     pub providers: crate::social::Providers,
 }
@@ -103,6 +107,9 @@ pub(crate) struct Reply {
     pub cookies: Vec<SetCookie>,
     pub location: Option<String>,
     pub headers: Vec<(&'static str, String)>,
+    /// The session this call created (Better Auth's `newSession`) or, for get-session, found: after hooks read
+    /// it (the convex plugin mints its JWT for it).
+    pub session: Option<Box<crate::session::Active>>,
 }
 
 impl Reply {
@@ -116,6 +123,12 @@ impl Reply {
 
     pub fn with_cookies(mut self, cookies: impl IntoIterator<Item = SetCookie>) -> Self {
         self.cookies.extend(cookies);
+        self
+    }
+
+    /// Records the session the call created or found (see [`Reply::session`]).
+    pub fn with_session(mut self, user: &crate::models::User, session: &crate::models::Session) -> Self {
+        self.session = Some(Box::new(crate::session::Active { user: user.clone(), session: session.clone() }));
         self
     }
 }
@@ -177,7 +190,12 @@ impl AuthService {
         if let Some(headers) = &config.advanced.ip_address_headers {
             ip.ip_headers = headers.clone();
         }
-        let limiter = RateLimiter::new(config.rate_limit.clone(), deps.rate_limit_store);
+        let plugins = crate::plugins::enabled(&config);
+        check_routes(&plugins.list)?;
+        let mut rate_limit = config.rate_limit.clone();
+        let plugin_rules: Vec<_> = plugins.list.iter().flat_map(|p| p.rate_limit_rules()).collect();
+        rate_limit.special_rules.splice(0..0, plugin_rules);
+        let limiter = RateLimiter::new(rate_limit, deps.rate_limit_store);
         let hasher = Hasher::new(deps.hash_permits, deps.entropy.clone());
         let providers = crate::social::Providers::new(config.social.clone(), deps.http);
         Ok(AuthService {
@@ -192,11 +210,19 @@ impl AuthService {
                 hasher,
                 cookies,
                 ip,
-                keys: crate::jwt::KeyRing::default(),
-                minted: crate::jwt::MintCache::default(),
+                plugins: plugins.list,
+                triggers: crate::triggers::Triggers::default(),
+                convex: plugins.convex,
                 providers,
             }),
         })
+    }
+
+    /// The service with the app's database hooks and triggers (before any request is served).
+    pub fn with_triggers(self, triggers: crate::triggers::Triggers) -> Result<AuthService, String> {
+        let mut inner = Arc::try_unwrap(self.inner).map_err(|_| "the auth service is already shared".to_string())?;
+        inner.triggers = triggers;
+        Ok(AuthService { inner: Arc::new(inner) })
     }
 
     pub fn config(&self) -> &AuthConfig {
@@ -216,15 +242,17 @@ impl AuthService {
     /// The published JWKS document (`{"keys": [...]}`), creating the first key pair when there is none. `None` when
     /// the convex plugin is off.
     pub async fn jwks(&self) -> Option<Result<serde_json::Value, AuthError>> {
-        self.inner.config.jwt.as_ref()?;
+        let convex = self.inner.convex.as_ref()?;
         let now = self.inner.clock.now();
-        Some(self.inner.keys.keys(&self.inner, now).await.map(|k| crate::jwt::jwks_document(&k)))
+        Some(convex.keys.keys(&self.inner, now).await.map(|k| crate::jwt::jwks_document(&k)))
     }
 
     /// Creates a new signing key; the previous keys stay in the JWKS for the rotation grace period.
     pub async fn rotate_keys(&self) -> Result<crate::jwt::PublicJwk, AuthError> {
-        let Some(jwt) = &self.inner.config.jwt else { return Err(AuthError::not_found()) };
-        self.inner.keys.rotate(&self.inner, jwt, self.inner.clock.now()).await
+        let (Some(jwt), Some(convex)) = (&self.inner.config.jwt, &self.inner.convex) else {
+            return Err(AuthError::not_found());
+        };
+        convex.keys.rotate(&self.inner, jwt, self.inner.clock.now()).await
     }
 
     /// Whether a path belongs to the auth service (is under its base path).
@@ -251,17 +279,18 @@ impl AuthService {
             return AuthResponse::from_parts(parts, Bytes::from(body));
         }
 
-        // 2. Route.
-        let Some(route) = endpoints::route(&req.method, &sub_path) else {
+        // 2. Route: core endpoints, then the plugins' routes.
+        let Some(target) = route(svc, &req.method, &sub_path) else {
             return empty(StatusCode::NOT_FOUND);
         };
 
         // 3. Origin / CSRF checks for state-changing requests. Better Auth 1.4.9 parses the body first, but it only
         // accepts JSON, so a cross-site form post would be answered 415 before the check that names it (1.7 accepts
         // forms and answers 403): the security verdict comes first, and an attacker's body is never parsed.
-        {
+        let rule = svc.plugins.iter().find_map(|p| p.origin_rule(&sub_path));
+        if let OriginRule::Check(scope) = rule.unwrap_or(OriginRule::Check(origin::CsrfScope::for_path(&sub_path))) {
             let mut facts = origin::RequestFacts::from_headers(&req.method, &req.headers);
-            facts.scope = origin::CsrfScope::for_path(&sub_path);
+            facts.scope = scope;
             let request_origin = request_origin(&req.headers);
             facts.request_origin = request_origin.as_deref();
             if let Err(e) = origin::check_request(&facts, &svc.trusted) {
@@ -271,24 +300,34 @@ impl AuthService {
         }
 
         // 4. Body.
-        let body = match parse_body(&req, route.accepts_form()) {
+        let body = match parse_body(&req, target.accepts_form()) {
             Ok(b) => b,
             Err(e) => return finish(svc, &req, error_reply(e)),
         };
 
-        let mut cookie_header = req.headers.get(http::header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        if let Some(signed) = bearer_session_cookie(svc, &req.headers) {
-            let name = cookies::cookie_name(&svc.cookies, "session_token");
-            let extra = format!("{name}={}", cookies::encode_uri_component(&signed));
-            // The bearer token takes precedence: first occurrence of a cookie name wins.
-            cookie_header = Some(match cookie_header {
-                Some(existing) => format!("{extra}; {existing}"),
-                None => extra,
-            });
+        // 5. Before hooks (they see and may rewrite the request's headers, or answer it).
+        let mut req = req;
+        let mut early = None;
+        for plugin in &svc.plugins {
+            let request = BeforeRequest { headers: &mut req.headers };
+            if let Some(reply) = plugin.before(svc, request) {
+                early = Some(reply);
+                break;
+            }
         }
+
+        // 6. The endpoint, then the after hooks.
+        let cookie_header = req.headers.get(http::header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_string);
         let query = req.query.as_deref().map(parse_query).unwrap_or_default();
         let call = Call { svc, req: &req, body, query, now, ip, cookie_header };
-        let reply = match endpoints::dispatch(route, &call).await {
+        let result = match early {
+            Some(reply) => Ok(reply),
+            None => match &target {
+                Target::Core(route) => endpoints::dispatch(route.clone(), &call).await,
+                Target::Plugin(plugin, spec, param) => plugin.handle(Routed { name: spec.name, param }, &call).await,
+            },
+        };
+        let mut reply = match result {
             Ok(reply) => reply,
             Err(e) => {
                 if e.status() >= 500 {
@@ -297,6 +336,9 @@ impl AuthService {
                 error_reply(e)
             }
         };
+        for plugin in &svc.plugins {
+            plugin.after(&sub_path, &call, &mut reply).await;
+        }
         finish(svc, &req, reply)
     }
 
@@ -330,6 +372,20 @@ impl Inner {
         }
     }
 
+    /// Better Auth's user object, with the returned additional fields.
+    pub fn user_json(&self, user: &crate::models::User) -> serde_json::Value {
+        let mut json = serde_json::to_value(user.to_json()).unwrap_or_default();
+        crate::additional::add_output(&self.config.user.additional_fields, &user.extra, &mut json);
+        json
+    }
+
+    /// Better Auth's session object, with the returned additional fields.
+    pub fn session_json(&self, session: &crate::models::Session) -> serde_json::Value {
+        let mut json = serde_json::to_value(session.to_json()).unwrap_or_default();
+        crate::additional::add_output(&self.config.session.additional_fields, &session.extra, &mut json);
+        json
+    }
+
     /// The session cookie for a token (`max_age: None` for a browser-session cookie).
     pub fn session_cookie(&self, token: &str, max_age: Option<u64>) -> SetCookie {
         let signed = crypto::sign_cookie_value(token, &self.config.secret);
@@ -342,24 +398,50 @@ pub(crate) fn storage_error(e: &database::DatabaseError) -> AuthError {
     AuthError::internal("Internal server error")
 }
 
-/// `Authorization: Bearer <token>` (bearer plugin): a signed value (`token.signature`, URL-encoded or not) or, as
-/// Better Auth accepts, a raw session token that we sign ourselves. Returns the signed value when valid.
-fn bearer_session_cookie(svc: &Inner, headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
-    if token.is_empty() {
-        return None;
+/// What a request is routed to.
+enum Target<'s> {
+    Core(endpoints::Route),
+    Plugin(&'s Arc<dyn Plugin>, &'static RouteSpec, String),
+}
+
+impl Target<'_> {
+    fn accepts_form(&self) -> bool {
+        match self {
+            Target::Core(route) => route.accepts_form(),
+            Target::Plugin(_, spec, _) => spec.accepts_form,
+        }
     }
-    let decoded = if token.contains('%') {
-        percent_encoding::percent_decode_str(token).decode_utf8().ok()?.into_owned()
-    } else {
-        token.to_string()
-    };
-    if decoded.contains('.') {
-        crypto::verify_signed_value(&decoded, &svc.config.secret).map(|_| decoded)
-    } else {
-        Some(crypto::sign_cookie_value(&decoded, &svc.config.secret))
+}
+
+/// Exact routing: trailing slashes, `//` and wrong methods are 404s (with an empty body).
+fn route<'s>(svc: &'s Inner, method: &Method, path: &str) -> Option<Target<'s>> {
+    if let Some(route) = endpoints::route(method, path) {
+        return Some(Target::Core(route));
     }
+    svc.plugins.iter().find_map(|plugin| {
+        plugin
+            .routes()
+            .iter()
+            .find_map(|spec| spec.matches(method, path).map(|param| Target::Plugin(plugin, spec, param.to_string())))
+    })
+}
+
+/// Refuses plugins whose exact routes collide with a core endpoint or with each other.
+fn check_routes(plugins: &[Arc<dyn Plugin>]) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for plugin in plugins {
+        for spec in plugin.routes() {
+            if let crate::plugin::PathPattern::Exact(path) = spec.path {
+                let core = [Method::GET, Method::POST]
+                    .iter()
+                    .any(|m| spec.matches(m, path).is_some() && endpoints::route(m, path).is_some());
+                if core || !seen.insert(path) {
+                    return Err(format!("plugin {} routes {path}, which is already routed", plugin.id()));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The origin a request was addressed to (`X-Forwarded-Proto` or http, and `Host`).
@@ -429,7 +511,7 @@ fn empty(status: StatusCode) -> AuthResponse {
 }
 
 /// Turns a reply into a response: JSON content type (Better Auth sets it even on empty bodies and redirects),
-/// cookies one per header, bearer's `set-auth-token`, CORS for trusted origins.
+/// cookies one per header, the reply's headers, CORS for trusted origins.
 fn finish(svc: &Inner, req: &AuthRequest, reply: Reply) -> AuthResponse {
     let body = match (&reply.html, &reply.body) {
         (Some(html), _) => Bytes::from(html.clone()),
@@ -447,12 +529,7 @@ fn finish(svc: &Inner, req: &AuthRequest, reply: Reply) -> AuthResponse {
     if let Some(location) = &reply.location {
         set(headers, "location", location);
     }
-    let session_name = cookies::cookie_name(&svc.cookies, "session_token");
-    let mut auth_token = None;
     for cookie in &reply.cookies {
-        if cookie.name == session_name && !cookie.value.is_empty() {
-            auth_token = Some(cookie.value.clone());
-        }
         if let Ok(v) = HeaderValue::from_str(&cookie.to_header_value()) {
             headers.append(http::header::SET_COOKIE, v);
         }
@@ -460,20 +537,12 @@ fn finish(svc: &Inner, req: &AuthRequest, reply: Reply) -> AuthResponse {
     for (name, value) in &reply.headers {
         set(headers, name, value);
     }
-    let mut expose = Vec::new();
-    if let Some(token) = auth_token {
-        set(headers, "set-auth-token", &token);
-        expose.push("set-auth-token");
-    }
     if let Some(origin) = req.headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
         if svc.trusted.matches(origin) {
             set(headers, "access-control-allow-origin", origin);
             set(headers, "access-control-allow-credentials", "true");
             set(headers, "vary", "Origin");
         }
-    }
-    if !expose.is_empty() {
-        set(headers, "access-control-expose-headers", &expose.join(", "));
     }
     response
 }

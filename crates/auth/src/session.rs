@@ -16,6 +16,9 @@ const DONT_REMEMBER_SECS: u64 = 24 * 3600;
 pub(crate) fn adapter_error(e: adapter::AdapterError) -> AuthError {
     match e {
         adapter::AdapterError::Database(db) => storage_error(&db),
+        adapter::AdapterError::Hook(crate::triggers::HookError::Reject(message)) => {
+            AuthError::new(protocol::ErrorCode::REJECTED_BY_HOOK, message)
+        }
         other => {
             tracing::error!(error = %other, "auth adapter failure");
             AuthError::internal("Internal server error")
@@ -58,6 +61,9 @@ pub(crate) async fn create(
     fields.insert("updatedAt".into(), Value::Float64(now));
     fields.insert("ipAddress".into(), Value::String(call.ip_string()));
     fields.insert("userAgent".into(), Value::String(call.user_agent()));
+    let extra =
+        crate::additional::parse_input(&svc.config.session.additional_fields, None, crate::additional::Action::Create)?;
+    fields.extend(extra);
     fields.insert("userId".into(), Value::String(user_id.to_string()));
     let doc = adapter::create(txn, Model::Session, fields).await.map_err(adapter_error)?;
     Session::from_document(&doc).map_err(adapter_error)

@@ -83,6 +83,9 @@ enum Command {
         /// Print JSON instead of TypeScript.
         #[arg(long)]
         json: bool,
+        /// The config file whose `auth.user.additionalFields` / `auth.session.additionalFields` join the tables.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Writes `convex/_generated/api.ts`: a typed function reference (`api.messages.send`,
     /// `internal.admin.purge`) for every function of this app, for TypeScript web apps.
@@ -229,6 +232,12 @@ enum JobsAction {
 
 /// Parses the command line and runs it with `app`'s functions. Returns the process exit code.
 pub fn main(app: App) -> ExitCode {
+    main_with_triggers(app, auth::triggers::Triggers::default())
+}
+
+/// [`main`] with database hooks and triggers on the auth tables (`auth::triggers`), run in the auth writes'
+/// transactions by `dev` and `serve`.
+pub fn main_with_triggers(app: App, triggers: auth::triggers::Triggers) -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -238,7 +247,7 @@ pub fn main(app: App) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, app)) {
+    match runtime.block_on(run(cli, app, triggers)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -253,15 +262,15 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, app: App, triggers: auth::triggers::Triggers) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev { run: args, port, site_port } => {
             let addrs = (SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([127, 0, 0, 1], site_port)));
-            run_deployment(app, args, addrs, Mode::Dev).await
+            run_deployment(app, triggers, args, addrs, Mode::Dev).await
         }
         Command::Serve { run: args, host, port, site_port } => {
-            run_deployment(app, args, (SocketAddr::new(host, port), SocketAddr::new(host, site_port)), Mode::Serve)
-                .await
+            let addrs = (SocketAddr::new(host, port), SocketAddr::new(host, site_port));
+            run_deployment(app, triggers, args, addrs, Mode::Serve).await
         }
         Command::Health { url, port, tls_cert } => {
             let url = url.unwrap_or_else(|| {
@@ -327,8 +336,10 @@ async fn run(cli: Cli, app: App) -> anyhow::Result<ExitCode> {
             eprintln!("imported {} into {}", summary(&counts), storage.describe());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Generate { json } => {
-            let schema = auth::schema::describe();
+        Command::Generate { json, config } => {
+            let file = config.as_deref().map(ConfigFile::load).transpose()?.unwrap_or_default();
+            let (user, session) = file.auth.additional_fields();
+            let schema = auth::schema::describe_for(&user, &session);
             if json {
                 println!("{}", serde_json::to_string_pretty(&schema)?);
             } else {
@@ -452,6 +463,7 @@ async fn jobs(app: App, target: StorageArgs, action: JobsAction) -> anyhow::Resu
 /// `authvex dev` and `authvex serve`: one code path, differing only in [`Mode`].
 async fn run_deployment(
     app: App,
+    triggers: auth::triggers::Triggers,
     args: RunArgs,
     (api_addr, site_addr): (SocketAddr, SocketAddr),
     mode: Mode,
@@ -466,6 +478,7 @@ async fn run_deployment(
     if let Some(auth) = config.auth.as_mut() {
         // Production never invents a secret: a missing BETTER_AUTH_SECRET stops the start with an error.
         auth.dev = mode == Mode::Dev;
+        auth.triggers = triggers;
     }
     if let Some(file) = file {
         if let Some(auth) = config.auth.as_mut() {

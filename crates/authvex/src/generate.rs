@@ -43,3 +43,22 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod additional_field_tests {
+    #[test]
+    fn additional_fields_join_their_tables_under_their_storage_names() {
+        let user = serde_json::from_value(serde_json::json!({
+            "role": {"type": "string", "defaultValue": "member", "input": false},
+            "favoriteNumber": {"type": "number", "required": true},
+            "tags": {"type": "string[]", "fieldName": "labels"},
+        }))
+        .unwrap();
+        let session = serde_json::from_value(serde_json::json!({"device": {"type": "date"}})).unwrap();
+        let ts = super::typescript(&auth::schema::describe_for(&user, &session));
+        assert!(ts.contains("    favoriteNumber: v.number(),\n"), "{ts}");
+        assert!(ts.contains("    role: v.optional(v.union(v.null(), v.string())),\n"), "{ts}");
+        assert!(ts.contains("    labels: v.optional(v.union(v.null(), v.array(v.string()))),\n"), "{ts}");
+        assert!(ts.contains("    device: v.optional(v.union(v.null(), v.number())),\n"), "{ts}");
+    }
+}

@@ -181,6 +181,11 @@ error_codes! {
         CALLBACKURL_IS_REQUIRED = ("CALLBACKURL_IS_REQUIRED", 400, "callbackURL is required");
         UNABLE_TO_CREATE_VERIFICATION = ("UNABLE_TO_CREATE_VERIFICATION", 500, "Unable to create verification");
         VALIDATION_ERROR = ("VALIDATION_ERROR", 400, "Invalid body parameters");
+        /// Additional fields (`user.additionalFields`, `session.additionalFields`).
+        FIELD_NOT_ALLOWED = ("FIELD_NOT_ALLOWED", 400, "Field not allowed to be set");
+        MISSING_FIELD = ("MISSING_FIELD", 400, "Field is required");
+        /// An app's database hook or trigger refused an auth write (its message replaces this one).
+        REJECTED_BY_HOOK = ("REJECTED_BY_HOOK", 422, "Rejected by a database hook");
         INVALID_JSON = ("BAD_REQUEST", 400, "Invalid JSON in request body");
         PAYLOAD_TOO_LARGE = ("PAYLOAD_TOO_LARGE", 413, "Request body is too large");
         UNSUPPORTED_MEDIA_TYPE = ("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type");

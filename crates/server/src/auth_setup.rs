@@ -76,7 +76,7 @@ pub(crate) async fn build(
     auth_config.jwt = Some(jwt);
     // Social providers: config-file options plus credentials from the env (GITHUB_CLIENT_ID, …).
     auth_config.resolve_social(&|name| lookup(config, env, name).map(str::to_string)).map_err(ServerError::Auth)?;
-    let http = auth::social::ReqwestHttp::new().map_err(ServerError::Auth)?;
+    let http = crate::auth_transports::ReqwestHttp::new().map_err(ServerError::Auth)?;
     let mailer: Arc<dyn auth::email::EmailTransport> = match &mail {
         MailSettings::Dev => {
             let outbox = match &config.storage {
@@ -96,7 +96,7 @@ pub(crate) async fn build(
             Arc::new(auth::email::DevTransport::new(outbox))
         }
         MailSettings::Smtp(smtp) => {
-            Arc::new(auth::email::SmtpTransport::new(smtp).map_err(|e| ServerError::Auth(e.to_string()))?)
+            Arc::new(crate::auth_transports::SmtpTransport::new(smtp).map_err(|e| ServerError::Auth(e.to_string()))?)
         }
     };
     // Shared counters through Redis when configured (several nodes), this node's memory otherwise.
@@ -115,5 +115,7 @@ pub(crate) async fn build(
     let hash_permits = std::thread::available_parallelism().map_or(2, |n| n.get());
     let deps =
         auth::AuthDeps { db: db.clone(), clock, entropy, mailer, rate_limit_store, hash_permits, http: Arc::new(http) };
-    auth::AuthService::new(auth_config, deps).map_err(ServerError::Auth)
+    auth::AuthService::new(auth_config, deps)
+        .and_then(|service| service.with_triggers(settings.triggers.clone()))
+        .map_err(ServerError::Auth)
 }

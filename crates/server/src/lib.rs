@@ -2,6 +2,7 @@
 //! Used by the CLI and by black-box tests (which bind port 0).
 
 mod auth_setup;
+pub mod auth_transports;
 pub mod env_store;
 pub mod files_setup;
 pub mod health;
@@ -65,6 +66,8 @@ pub struct AuthSettings {
     pub dev: bool,
     /// Where mails go.
     pub mail: MailSettings,
+    /// The app's database hooks and triggers on the auth tables.
+    pub triggers: auth::triggers::Triggers,
 }
 
 /// Outgoing mail.
@@ -227,8 +230,8 @@ pub async fn start(app: App, config: ServerConfig) -> Result<RunningServer, Serv
     let tls_config = tls_cert.as_ref().map(tls::ReloadableCert::server_config).transpose().map_err(ServerError::Tls)?;
     let persistence = open_storage(&config.storage).await?;
     let mut app = app;
-    if config.auth.is_some() {
-        app.extend_schema(auth::schema::auth_schema());
+    if let Some(auth) = &config.auth {
+        app.extend_schema(auth.options.auth_schema());
     }
     app.extend_schema(functions::storage::storage_schema());
     add_builtin_functions(&mut app);

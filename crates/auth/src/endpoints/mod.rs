@@ -1,12 +1,12 @@
-//! Routing and the endpoints. Each endpoint reads a [`Call`] and answers a [`Reply`] or an [`AuthError`].
+//! The core endpoints and their routing (plugins route their own: `crate::plugin`). Each endpoint reads a
+//! [`Call`] and answers a [`Reply`] or an [`AuthError`].
 
 mod account;
-pub(crate) mod convex;
 mod password;
 mod provider_tokens;
 mod session;
 mod sign;
-mod social;
+pub(crate) mod social;
 mod user;
 mod verification;
 
@@ -29,6 +29,8 @@ pub(crate) enum Route {
     RevokeSessions,
     UpdateUser,
     ChangePassword,
+    VerifyPassword,
+    UpdateSession,
     ChangeEmail,
     SendVerificationEmail,
     VerifyEmail,
@@ -39,17 +41,10 @@ pub(crate) enum Route {
     DeleteUserCallback,
     ListAccounts,
     UnlinkAccount,
-    ConvexToken,
-    ConvexJwks,
-    ConvexOpenIdConfiguration,
     SignInSocial,
     /// `/callback/:providerId` (GET and POST).
     Callback(String),
     LinkSocial,
-    /// The genericOAuth plugin: `/sign-in/oauth2`, `/oauth2/callback/:providerId` (GET), `/oauth2/link`.
-    SignInOAuth2,
-    OAuth2Callback(String),
-    OAuth2Link,
     GetAccessToken,
     RefreshToken,
     AccountInfo,
@@ -72,18 +67,14 @@ pub(crate) fn route(method: &Method, path: &str) -> Option<Route> {
         }
         return None;
     }
-    if let Some(provider) = path.strip_prefix("/oauth2/callback/") {
-        if get && !provider.is_empty() && !provider.contains('/') {
-            return Some(Route::OAuth2Callback(provider.to_string()));
-        }
-        return None;
-    }
     let route = match path {
         "/ok" if get => Route::Ok,
         "/error" if get => Route::Error,
         "/sign-up/email" if post => Route::SignUpEmail,
         "/sign-in/email" if post => Route::SignInEmail,
-        "/get-session" if get => Route::GetSession,
+        "/get-session" if get || post => Route::GetSession,
+        "/update-session" if post => Route::UpdateSession,
+        "/verify-password" if post => Route::VerifyPassword,
         "/sign-out" if post => Route::SignOut,
         "/list-sessions" if get => Route::ListSessions,
         "/revoke-session" if post => Route::RevokeSession,
@@ -100,13 +91,8 @@ pub(crate) fn route(method: &Method, path: &str) -> Option<Route> {
         "/delete-user/callback" if get => Route::DeleteUserCallback,
         "/list-accounts" if get => Route::ListAccounts,
         "/unlink-account" if post => Route::UnlinkAccount,
-        "/convex/token" if get => Route::ConvexToken,
-        "/convex/jwks" if get => Route::ConvexJwks,
-        "/convex/.well-known/openid-configuration" if get => Route::ConvexOpenIdConfiguration,
         "/sign-in/social" if post => Route::SignInSocial,
         "/link-social" if post => Route::LinkSocial,
-        "/sign-in/oauth2" if post => Route::SignInOAuth2,
-        "/oauth2/link" if post => Route::OAuth2Link,
         "/get-access-token" if post => Route::GetAccessToken,
         "/refresh-token" if post => Route::RefreshToken,
         "/account-info" if get => Route::AccountInfo,
@@ -136,6 +122,8 @@ pub(crate) async fn dispatch(route: Route, call: &Call<'_>) -> Result<Reply, Aut
         Route::RevokeSessions => session::revoke_sessions(call).await,
         Route::UpdateUser => user::update_user(call).await,
         Route::ChangePassword => password::change_password(call).await,
+        Route::VerifyPassword => password::verify_password(call).await,
+        Route::UpdateSession => session::update_session(call).await,
         Route::ChangeEmail => user::change_email(call).await,
         Route::SendVerificationEmail => verification::send_verification_email(call).await,
         Route::VerifyEmail => verification::verify_email(call).await,
@@ -146,15 +134,9 @@ pub(crate) async fn dispatch(route: Route, call: &Call<'_>) -> Result<Reply, Aut
         Route::DeleteUserCallback => user::delete_user_callback(call).await,
         Route::ListAccounts => account::list_accounts(call).await,
         Route::UnlinkAccount => account::unlink_account(call).await,
-        Route::ConvexToken => convex::token(call).await,
-        Route::ConvexJwks => convex::jwks(call).await,
-        Route::ConvexOpenIdConfiguration => convex::openid_configuration(call),
         Route::SignInSocial => social::sign_in_social(call).await,
-        Route::Callback(provider) => social::callback(call, &provider, social::Flow::Social).await,
+        Route::Callback(provider) => social::callback(call, &provider, social::Flow::SOCIAL).await,
         Route::LinkSocial => social::link_social(call).await,
-        Route::SignInOAuth2 => social::sign_in_oauth2(call).await,
-        Route::OAuth2Callback(provider) => social::callback(call, &provider, social::Flow::GenericPlugin).await,
-        Route::OAuth2Link => social::link_oauth2(call).await,
         Route::GetAccessToken => provider_tokens::get_access_token(call).await,
         Route::RefreshToken => provider_tokens::refresh_token(call).await,
         Route::AccountInfo => provider_tokens::account_info(call).await,
@@ -327,7 +309,8 @@ mod tests {
         assert_eq!(route(&Method::GET, "/callback/a/b"), None);
         assert_eq!(route(&Method::PUT, "/callback/github"), None);
         assert_eq!(route(&Method::GET, "/sign-in/social"), None);
-        assert_eq!(route(&Method::GET, "/oauth2/callback/acme"), Some(Route::OAuth2Callback("acme".into())));
-        assert_eq!(route(&Method::POST, "/oauth2/callback/acme"), None);
+        // Plugin paths are not core routes.
+        assert_eq!(route(&Method::GET, "/oauth2/callback/acme"), None);
+        assert_eq!(route(&Method::GET, "/convex/token"), None);
     }
 }

@@ -16,6 +16,22 @@ use value::{Object, Value};
 
 const RESET_PREFIX: &str = "reset-password:";
 
+/// `POST /verify-password {password}` (session; Better Auth 1.7): `{status: true}` when it is the user's password,
+/// 400 `INVALID_PASSWORD` otherwise (also without a credential account; the hash time is spent either way).
+pub(crate) async fn verify_password(call: &Call<'_>) -> Result<Reply, AuthError> {
+    let svc = call.svc;
+    let password = Body::required(call)?.string("password")?.to_string();
+    let account = read!(svc, txn, {
+        let active = session::require(call, txn).await?;
+        credential_account(txn, &active.user.id).await
+    })?;
+    let hash = account.and_then(|a| a.password);
+    if !svc.hasher.verify(hash.as_deref(), &password).await {
+        return Err(codes::INVALID_PASSWORD());
+    }
+    Ok(Reply::json(serde_json::json!({"status": true})))
+}
+
 /// `POST /change-password {newPassword, currentPassword, revokeOtherSessions?}` (sensitive).
 pub(crate) async fn change_password(call: &Call<'_>) -> Result<Reply, AuthError> {
     let svc = call.svc;
@@ -59,10 +75,11 @@ pub(crate) async fn change_password(call: &Call<'_>) -> Result<Reply, AuthError>
         }
         Ok(None)
     })?;
-    let user = active.user.to_json();
+    let user = svc.user_json(&active.user);
     Ok(match new_session {
         Some(s) => Reply::json(serde_json::json!({"token": s.token, "user": user}))
-            .with_cookies(session::cookies_for(svc, &s, false)),
+            .with_cookies(session::cookies_for(svc, &s, false))
+            .with_session(&active.user, &s),
         None => Reply::json(serde_json::json!({"token": null, "user": user})),
     })
 }

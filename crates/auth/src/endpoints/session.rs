@@ -1,6 +1,6 @@
 //! get-session, sign-out, list-sessions, revoke-session(s), revoke-other-sessions.
 
-use super::{convex, Body};
+use super::Body;
 use crate::adapter::{self, FindOptions, Operator, Where};
 use crate::error::AuthError;
 use crate::models::Session;
@@ -16,20 +16,40 @@ pub(crate) async fn get_session(call: &Call<'_>) -> Result<Reply, AuthError> {
     let svc = call.svc;
     let (resolved, refreshed) = transact!(svc, txn, session::resolve(call, txn, !disable_refresh).await)?;
     Ok(match resolved {
-        Resolved::None => Reply::json(serde_json::Value::Null).with_cookies(convex::clear_jwt_cookie(svc)),
-        Resolved::Gone => Reply::json(serde_json::Value::Null)
-            .with_cookies(session::clear_cookies(svc))
-            .with_cookies(convex::clear_jwt_cookie(svc)),
-        Resolved::Active(active) => {
-            let jwt = convex::session_jwt_cookie(call, &active.user, &active.session).await;
-            Reply::json(serde_json::json!({
-                "session": active.session.to_json(),
-                "user": active.user.to_json(),
-            }))
-            .with_cookies(refreshed)
-            .with_cookies(jwt)
-        }
+        Resolved::None => Reply::json(serde_json::Value::Null),
+        Resolved::Gone => Reply::json(serde_json::Value::Null).with_cookies(session::clear_cookies(svc)),
+        Resolved::Active(active) => Reply::json(serde_json::json!({
+            "session": svc.session_json(&active.session),
+            "user": svc.user_json(&active.user),
+        }))
+        .with_cookies(refreshed)
+        .with_session(&active.user, &active.session),
     })
+}
+
+/// `POST /update-session {<session additional fields>}` (session; Better Auth 1.7): updates the session's
+/// additional fields, re-issues the session cookie and answers `{session}`.
+pub(crate) async fn update_session(call: &Call<'_>) -> Result<Reply, AuthError> {
+    let svc = call.svc;
+    let Some(serde_json::Value::Object(body)) = &call.body else {
+        return Err(crate::error::codes::BODY_MUST_BE_AN_OBJECT());
+    };
+    let fields = &svc.config.session.additional_fields;
+    let mut update = crate::additional::parse_input(fields, Some(body), crate::additional::Action::Update)?;
+    if update.is_empty() {
+        return Err(crate::error::codes::NO_FIELDS_TO_UPDATE());
+    }
+    update.insert("updatedAt".into(), Value::Float64(call.now.as_date_millis()));
+    let updated = transact!(svc, txn, {
+        let active = session::require(call, txn).await?;
+        let updated = adapter::update_one_row::<Session>(txn, &[Where::id(active.session.id.as_str())], update.clone())
+            .await
+            .map_err(adapter_error)?;
+        updated.ok_or_else(AuthError::unauthorized)
+    })?;
+    let max_age = if call.dont_remember() { None } else { Some(svc.config.session.expires_in) };
+    Ok(Reply::json(serde_json::json!({"session": svc.session_json(&updated)}))
+        .with_cookies([svc.session_cookie(&updated.token, max_age)]))
 }
 
 /// `POST /sign-out`: deletes the session row (if any) and always clears the cookies.
@@ -43,9 +63,7 @@ pub(crate) async fn sign_out(call: &Call<'_>) -> Result<Reply, AuthError> {
             Ok(())
         })?;
     }
-    Ok(Reply::json(serde_json::json!({"success": true}))
-        .with_cookies(session::clear_cookies(svc))
-        .with_cookies(convex::clear_jwt_cookie(svc)))
+    Ok(Reply::json(serde_json::json!({"success": true})).with_cookies(session::clear_cookies(svc)))
 }
 
 async fn user_sessions(txn: &mut database::Transaction, user_id: &str, now_ms: f64) -> Result<Vec<Session>, AuthError> {
@@ -68,7 +86,9 @@ pub(crate) async fn list_sessions(call: &Call<'_>) -> Result<Reply, AuthError> {
         let active = session::require(call, txn).await?;
         user_sessions(txn, &active.user.id, call.now.as_date_millis()).await
     })?;
-    Ok(Reply::json(serde_json::to_value(sessions.iter().map(Session::to_json).collect::<Vec<_>>()).unwrap_or_default()))
+    Ok(Reply::json(
+        serde_json::to_value(sessions.iter().map(|s| call.svc.session_json(s)).collect::<Vec<_>>()).unwrap_or_default(),
+    ))
 }
 
 /// `POST /revoke-session {token}`: deletes one of the caller's sessions (unknown tokens succeed silently).

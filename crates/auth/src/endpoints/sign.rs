@@ -3,6 +3,7 @@
 use super::account::credential_account;
 use super::{check_password_length, is_valid_email, Body};
 use crate::adapter::{self, Where};
+use crate::additional::{self, Action};
 use crate::error::{codes, AuthError};
 use crate::models::User;
 use crate::origin::{self, CallbackKind};
@@ -37,6 +38,8 @@ pub(crate) async fn sign_up_email(call: &Call<'_>) -> Result<Reply, AuthError> {
     let remember_me = body.opt_bool("rememberMe")?.unwrap_or(true);
     check_callback(call, callback_url.as_deref(), CallbackKind::Callback)?;
     check_password_length(call, &password)?;
+    let body_fields = call.body.as_ref().and_then(serde_json::Value::as_object);
+    let extra = additional::parse_input(&svc.config.user.additional_fields, body_fields, Action::Create)?;
 
     // Hash first, whatever happens next: an existing e-mail costs the same time as a new one.
     let hash = svc.hasher.hash(&password).await.ok_or_else(codes::FAILED_TO_CREATE_USER)?;
@@ -51,7 +54,7 @@ pub(crate) async fn sign_up_email(call: &Call<'_>) -> Result<Reply, AuthError> {
         {
             return Ok(None);
         }
-        let mut fields = Object::new();
+        let mut fields = extra.clone();
         fields.insert("name".into(), Value::String(name.clone()));
         fields.insert("email".into(), Value::String(email.clone()));
         fields.insert("emailVerified".into(), Value::Boolean(false));
@@ -77,8 +80,8 @@ pub(crate) async fn sign_up_email(call: &Call<'_>) -> Result<Reply, AuthError> {
             // Do not reveal that the address is taken: answer like a fresh sign-up awaiting verification, down to
             // the shape of the id.
             let id = crate::crypto::generate_id(svc.entropy.as_ref());
-            let fake = User { id, name, email, email_verified: false, image, created_at: now, updated_at: now };
-            return Ok(Reply::json(serde_json::json!({"token": null, "user": fake.to_json()})));
+            let fake = User { id, name, email, email_verified: false, image, created_at: now, updated_at: now, extra };
+            return Ok(Reply::json(serde_json::json!({"token": null, "user": svc.user_json(&fake)})));
         }
         return Err(codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL());
     };
@@ -87,10 +90,10 @@ pub(crate) async fn sign_up_email(call: &Call<'_>) -> Result<Reply, AuthError> {
         super::verification::send_verification_mail(call, &user.email, None, callback_url.as_deref(), true).await;
     }
     Ok(match session {
-        Some(session) => Reply::json(serde_json::json!({"token": session.token, "user": user.to_json()}))
+        Some(session) => Reply::json(serde_json::json!({"token": session.token, "user": svc.user_json(&user)}))
             .with_cookies(session::cookies_for(svc, &session, !remember_me))
-            .with_cookies(super::convex::session_jwt_cookie(call, &user, &session).await),
-        None => Reply::json(serde_json::json!({"token": null, "user": user.to_json()})),
+            .with_session(&user, &session),
+        None => Reply::json(serde_json::json!({"token": null, "user": svc.user_json(&user)})),
     })
 }
 
@@ -147,14 +150,12 @@ pub(crate) async fn sign_in_email(call: &Call<'_>) -> Result<Reply, AuthError> {
     let mut body = serde_json::json!({
         "redirect": callback_url.is_some(),
         "token": session.token,
-        "user": user.to_json(),
+        "user": svc.user_json(&user),
     });
     if let Some(url) = &callback_url {
         body["url"] = serde_json::Value::String(url.clone());
     }
-    Ok(Reply::json(body)
-        .with_cookies(session::cookies_for(svc, &session, !remember_me))
-        .with_cookies(super::convex::session_jwt_cookie(call, &user, &session).await))
+    Ok(Reply::json(body).with_cookies(session::cookies_for(svc, &session, !remember_me)).with_session(&user, &session))
 }
 
 /// `GET /error`: the landing page of failed redirects.

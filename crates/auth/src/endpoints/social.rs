@@ -47,56 +47,47 @@ const SWEEP_BATCH: usize = 8;
 /// Google's ID-token sign-in accepts tokens issued within the last hour (`maxTokenAge: "1h"`).
 const ID_TOKEN_MAX_AGE_SECS: u64 = 3600;
 
-fn provider_not_found() -> AuthError {
+pub(crate) fn provider_not_found() -> AuthError {
     AuthError::from_code(ErrorCode::PROVIDER_NOT_FOUND)
 }
 
-/// Which endpoints a flow runs through: the core social ones, or the genericOAuth plugin's
-/// (`/sign-in/oauth2`, `/oauth2/link`, `/oauth2/callback/:providerId`, for `genericOAuthClient()` apps).
+/// Which endpoints a flow runs through: the core social ones, or a plugin's (genericOAuth's
+/// `/oauth2/callback/:providerId`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flow {
-    Social,
-    GenericPlugin,
+pub(crate) struct Flow {
+    /// The callback path after the base path, without the provider id (`callback`).
+    pub callback_path: &'static str,
+    /// The flow's names for some of the callback's failures (`(core name, flow name)`).
+    pub error_codes: &'static [(&'static str, &'static str)],
 }
 
 impl Flow {
-    fn callback_path(self) -> &'static str {
-        match self {
-            Flow::Social => "callback",
-            Flow::GenericPlugin => "oauth2/callback",
-        }
-    }
+    pub const SOCIAL: Flow = Flow { callback_path: "callback", error_codes: &[] };
 
-    /// The plugin names three of the callback's failures differently.
     fn error_code(self, code: &str) -> &str {
-        match (self, code) {
-            (Flow::GenericPlugin, "invalid_code") => "oauth_code_verification_failed",
-            (Flow::GenericPlugin, "unable_to_get_user_info") => "user_info_is_missing",
-            (Flow::GenericPlugin, "email_not_found") => "email_is_missing",
-            _ => code,
-        }
+        self.error_codes.iter().find(|(core, _)| *core == code).map_or(code, |(_, renamed)| renamed)
     }
 }
 
 fn redirect_uri(call: &Call<'_>, provider: &ProviderConfig, flow: Flow) -> String {
-    format!("{}/{}/{}", call.svc.config.auth_base(), flow.callback_path(), provider.id)
+    format!("{}/{}/{}", call.svc.config.auth_base(), flow.callback_path, provider.id)
 }
 
 /// The fields sign-in/social and link-social share.
-struct SocialRequest {
-    provider: String,
+pub(crate) struct SocialRequest {
+    pub provider: String,
     callback_url: Option<String>,
     error_callback_url: Option<String>,
     new_user_callback_url: Option<String>,
-    disable_redirect: bool,
+    pub disable_redirect: bool,
     scopes: Vec<String>,
     login_hint: Option<String>,
     request_sign_up: Option<bool>,
     additional_data: Option<Map<String, Json>>,
-    id_token: Option<IdTokenBody>,
+    pub id_token: Option<IdTokenBody>,
 }
 
-struct IdTokenBody {
+pub(crate) struct IdTokenBody {
     token: String,
     nonce: Option<String>,
     access_token: Option<String>,
@@ -123,7 +114,7 @@ fn string_list(body: &Body<'_>, field: &str) -> Result<Vec<String>, AuthError> {
 
 /// The body of sign-in/social and link-social (`provider_field` = `provider`), or of the genericOAuth plugin's
 /// sign-in/oauth2 and oauth2/link (`providerId`).
-fn parse_request(call: &Call<'_>, provider_field: &str) -> Result<SocialRequest, AuthError> {
+pub(crate) fn parse_request(call: &Call<'_>, provider_field: &str) -> Result<SocialRequest, AuthError> {
     let body = Body::required(call)?;
     let provider = body.string(provider_field)?.to_string();
     let callback_url = body.opt_string("callbackURL")?.map(str::to_string);
@@ -188,13 +179,13 @@ fn parse_request(call: &Call<'_>, provider_field: &str) -> Result<SocialRequest,
 
 /// Who a link-flow state belongs to.
 #[derive(Debug, Clone)]
-struct LinkTarget {
-    user_id: String,
-    email: String,
+pub(crate) struct LinkTarget {
+    pub user_id: String,
+    pub email: String,
 }
 
 /// Creates the state (verification row + signed cookie) and answers `{url, redirect}`.
-async fn start_redirect(
+pub(crate) async fn start_redirect(
     call: &Call<'_>,
     request: &SocialRequest,
     provider: &ProviderConfig,
@@ -292,7 +283,7 @@ pub(crate) async fn sign_in_social(call: &Call<'_>) -> Result<Reply, AuthError> 
     let request = parse_request(call, "provider")?;
     let provider = call.svc.providers.get(&request.provider).ok_or_else(provider_not_found)?;
     let Some(id_token) = &request.id_token else {
-        return start_redirect(call, &request, provider, None, Flow::Social).await;
+        return start_redirect(call, &request, provider, None, Flow::SOCIAL).await;
     };
     let profile = verify_id_token_body(call, provider, id_token).await?;
     let Some(email) = profile.email.clone() else {
@@ -315,10 +306,10 @@ pub(crate) async fn sign_in_social(call: &Call<'_>) -> Result<Reply, AuthError> 
     if outcome.is_register {
         send_verification_if_configured(call, &outcome.user, &callback).await;
     }
-    let body = json!({"redirect": false, "token": outcome.session.token, "user": outcome.user.to_json()});
+    let body = json!({"redirect": false, "token": outcome.session.token, "user": call.svc.user_json(&outcome.user)});
     Ok(Reply::json(body)
         .with_cookies(session::cookies_for(call.svc, &outcome.session, false))
-        .with_cookies(super::convex::session_jwt_cookie(call, &outcome.user, &outcome.session).await))
+        .with_session(&outcome.user, &outcome.session))
 }
 
 /// `POST /link-social` (session): starts a link flow, or links an ID token's account directly.
@@ -328,7 +319,7 @@ pub(crate) async fn link_social(call: &Call<'_>) -> Result<Reply, AuthError> {
     let provider = call.svc.providers.get(&request.provider).ok_or_else(provider_not_found)?;
     let Some(id_token) = &request.id_token else {
         let link = LinkTarget { user_id: active.user.id.clone(), email: active.user.email.clone() };
-        return start_redirect(call, &request, provider, Some(link), Flow::Social).await;
+        return start_redirect(call, &request, provider, Some(link), Flow::SOCIAL).await;
     };
     let profile = verify_id_token_body(call, provider, id_token).await?;
     let Some(email) = profile.email.clone() else {
@@ -364,36 +355,6 @@ pub(crate) async fn link_social(call: &Call<'_>) -> Result<Reply, AuthError> {
     });
     outcome?;
     Ok(Reply::json(json!({"url": "", "status": true, "redirect": false})))
-}
-
-/// A genericOAuth plugin provider (`genericOAuth` entries; the built-in providers are not the plugin's).
-fn plugin_provider<'a>(call: &'a Call<'_>, id: &str) -> Option<&'a ProviderConfig> {
-    call.svc.providers.get(id).filter(|p| p.kind == ProviderKind::Generic)
-}
-
-fn plugin_config_not_found(id: &str) -> AuthError {
-    AuthError::new(ErrorCode::PROVIDER_CONFIG_NOT_FOUND, format!("No config found for provider {id}"))
-}
-
-/// `POST /sign-in/oauth2` (genericOAuth plugin): `{providerId, callbackURL?, …}` → `{url, redirect}`.
-pub(crate) async fn sign_in_oauth2(call: &Call<'_>) -> Result<Reply, AuthError> {
-    let mut request = parse_request(call, "providerId")?;
-    request.id_token = None;
-    let provider =
-        plugin_provider(call, &request.provider).ok_or_else(|| plugin_config_not_found(&request.provider))?;
-    start_redirect(call, &request, provider, None, Flow::GenericPlugin).await
-}
-
-/// `POST /oauth2/link` (genericOAuth plugin, session): `{providerId, callbackURL, …}` → `{url, redirect: true}`.
-pub(crate) async fn link_oauth2(call: &Call<'_>) -> Result<Reply, AuthError> {
-    let mut request = parse_request(call, "providerId")?;
-    Body::required(call)?.string("callbackURL")?;
-    request.id_token = None;
-    request.disable_redirect = false;
-    let active = read!(call.svc, txn, session::require(call, txn).await)?;
-    let provider = plugin_provider(call, &request.provider).ok_or_else(provider_not_found)?;
-    let link = LinkTarget { user_id: active.user.id.clone(), email: active.user.email.clone() };
-    start_redirect(call, &request, provider, Some(link), Flow::GenericPlugin).await
 }
 
 /// Verifies the `idToken` of sign-in/social or link-social (providers that issue ID tokens only).
@@ -451,25 +412,11 @@ fn error_code(message: &'static str) -> ErrorCode {
 /// The callback's parameters, in the order Better Auth's schema lists them.
 const CALLBACK_FIELDS: [&str; 6] = ["code", "error", "device_id", "error_description", "state", "user"];
 
-/// `GET|POST /callback/:providerId`, and the genericOAuth plugin's `GET /oauth2/callback/:providerId`.
+/// `GET|POST /callback/:providerId`, and plugins' callbacks (`flow`).
 pub(crate) async fn callback(call: &Call<'_>, provider_id: &str, flow: Flow) -> Result<Reply, AuthError> {
     let svc = call.svc;
     let auth_base = svc.config.auth_base();
     let default_error_url = format!("{auth_base}/error");
-    if flow == Flow::GenericPlugin {
-        // The plugin answers a provider error or a missing code before looking at the state.
-        let error = call.query_param("error").filter(|e| !e.is_empty());
-        if error.is_some() || call.query_param("code").is_none_or(str::is_empty) {
-            let mut pairs = vec![("error", error.unwrap_or("oAuth_code_missing"))];
-            if let Some(description) = call.query_param("error_description") {
-                pairs.push(("error_description", description));
-            }
-            return Ok(Reply::redirect(format!("{default_error_url}?{}", form_urlencode(&pairs))));
-        }
-        if plugin_provider(call, provider_id).is_none() {
-            return Err(plugin_config_not_found(provider_id));
-        }
-    }
     if call.req.method == http::Method::POST {
         // Form-post providers: answer with a GET of the same callback (body, then query, values).
         let from_body = |name: &str| call.body.as_ref().and_then(|b| b.get(name)).and_then(Json::as_str);
@@ -602,7 +549,7 @@ pub(crate) async fn callback(call: &Call<'_>, provider_id: &str, flow: Flow) -> 
     Ok(Reply::redirect(target)
         .with_cookies([clear_state])
         .with_cookies(session::cookies_for(svc, &outcome.session, false))
-        .with_cookies(super::convex::session_jwt_cookie(call, &outcome.user, &outcome.session).await))
+        .with_session(&outcome.user, &outcome.session))
 }
 
 enum StateCheck {

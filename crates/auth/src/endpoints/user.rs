@@ -4,6 +4,7 @@ use super::account::credential_account;
 use super::sign::check_callback;
 use super::Body;
 use crate::adapter::{self, Where};
+use crate::additional::{self, Action};
 use crate::crypto;
 use crate::email::{Email, EmailKind};
 use crate::error::{codes, AuthError};
@@ -16,7 +17,8 @@ use value::{Object, Value};
 
 const DELETE_PREFIX: &str = "delete-account-";
 
-/// `POST /update-user {name?, image?}` (session): other fields are ignored, `email` is refused.
+/// `POST /update-user {name?, image?, <additional fields>}` (session): other fields are ignored, `email` is
+/// refused.
 pub(crate) async fn update_user(call: &Call<'_>) -> Result<Reply, AuthError> {
     let svc = call.svc;
     let Some(serde_json::Value::Object(fields)) = &call.body else {
@@ -43,6 +45,7 @@ pub(crate) async fn update_user(call: &Call<'_>) -> Result<Reply, AuthError> {
         }
         Some(_) => return Err(AuthError::validation("[body.image] Invalid input: expected string")),
     }
+    update.extend(additional::parse_input(&svc.config.user.additional_fields, Some(fields), Action::Update)?);
     if update.is_empty() {
         return Err(codes::NO_FIELDS_TO_UPDATE());
     }
@@ -135,7 +138,7 @@ fn deleted(call: &Call<'_>, callback: Option<&str>) -> Reply {
         Some(url) => Reply::redirect(url.to_string()),
         None => Reply::json(serde_json::json!({"success": true, "message": "User deleted"})),
     };
-    reply.with_cookies(session::clear_cookies(call.svc)).with_cookies(super::convex::clear_jwt_cookie(call.svc))
+    reply.with_cookies(session::clear_cookies(call.svc))
 }
 
 /// `POST /delete-user {password?, token?, callbackURL?}` (sensitive; 404 unless enabled).

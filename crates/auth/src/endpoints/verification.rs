@@ -132,13 +132,20 @@ pub(crate) async fn verify_email(call: &Call<'_>) -> Result<Reply, AuthError> {
     if let Some(new_email) = claims.update_to.clone() {
         let new_email = new_email.to_lowercase();
         if claims.request_type.as_deref() == Some("change-email-confirmation") {
-            let user = read!(svc, txn, {
-                adapter::find_one_row::<User>(txn, &[Where::eq("email", claims.email.as_str())])
+            let (user, resolved) = read!(svc, txn, {
+                let user = adapter::find_one_row::<User>(txn, &[Where::eq("email", claims.email.as_str())])
                     .await
-                    .map_err(adapter_error)
+                    .map_err(adapter_error)?;
+                Ok((user, session::resolve(call, txn, false).await?.0))
             })?;
             if user.is_none() {
                 return token_failure(callback, "user_not_found");
+            }
+            // Another signed-in user opened the link: nothing is sent (Better Auth checks the session first).
+            if let Resolved::Active(active) = &resolved {
+                if active.user.email != claims.email {
+                    return token_failure(callback, "unauthorized");
+                }
             }
             send_verification_mail(
                 call,
@@ -182,8 +189,11 @@ pub(crate) async fn verify_email(call: &Call<'_>) -> Result<Reply, AuthError> {
         })?;
         return match outcome {
             Err(error) => token_failure(callback, error),
-            Ok((user, session)) => Ok(done(callback, serde_json::json!({"status": true, "user": user.to_json()}))
-                .with_cookies(session::cookies_for(svc, &session, call.dont_remember()))),
+            Ok((user, session)) => {
+                Ok(done(callback, serde_json::json!({"status": true, "user": svc.user_json(&user)}))
+                    .with_cookies(session::cookies_for(svc, &session, call.dont_remember()))
+                    .with_session(&user, &session))
+            }
         };
     }
 
@@ -210,14 +220,16 @@ pub(crate) async fn verify_email(call: &Call<'_>) -> Result<Reply, AuthError> {
             Resolved::Active(active) if active.user.id == user.id => active.session,
             _ => session::create(svc, txn, call, &user.id, false).await?,
         };
-        Ok(Ok(Some(session)))
+        Ok(Ok(Some((User { email_verified: true, ..user }, session))))
     })?;
     match outcome {
         Err(error) => token_failure(callback, error),
         Ok(session) => {
             let reply = done(callback, serde_json::json!({"status": true, "user": null}));
             Ok(match session {
-                Some(session) => reply.with_cookies(session::cookies_for(svc, &session, call.dont_remember())),
+                Some((user, session)) => reply
+                    .with_cookies(session::cookies_for(svc, &session, call.dont_remember()))
+                    .with_session(&user, &session),
                 None => reply,
             })
         }

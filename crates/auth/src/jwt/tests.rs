@@ -119,6 +119,7 @@ fn user_and_session(claims: &Json) -> (User, Session) {
         image: Some("https://example.com/alice.png".into()),
         created_at: created,
         updated_at: created,
+        extra: Default::default(),
     };
     let session = Session {
         id: claims["sessionId"].as_str().unwrap().into(),
@@ -129,6 +130,7 @@ fn user_and_session(claims: &Json) -> (User, Session) {
         ip_address: None,
         user_agent: None,
         user_id: claims["sub"].as_str().unwrap().into(),
+        extra: Default::default(),
     };
     (user, session)
 }

@@ -19,6 +19,7 @@ fn user() -> User {
         image: None,
         created_at: T0,
         updated_at: T0 + 1.0,
+        extra: Default::default(),
     }
 }
 
@@ -63,6 +64,7 @@ fn session_json_has_better_auth_key_order() {
         ip_address: Some(String::new()),
         user_agent: None,
         user_id: "k17user".into(),
+        extra: Default::default(),
     };
     assert_eq!(
         json(&session.to_json()),

@@ -3,7 +3,6 @@
 //! invitation to send the authorization code and client secret somewhere else.
 
 use async_trait::async_trait;
-use std::time::Duration;
 
 /// Largest provider response read (token, profile, JWKS and discovery documents are a few KiB).
 pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
@@ -61,49 +60,6 @@ impl OutboundResponse {
 #[async_trait]
 pub trait OAuthHttp: Send + Sync {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String>;
-}
-
-/// The production transport: reqwest with rustls, no redirects, short timeouts, bounded bodies.
-pub struct ReqwestHttp {
-    client: reqwest::Client,
-}
-
-impl ReqwestHttp {
-    pub fn new() -> Result<ReqwestHttp, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            .user_agent("authvex")
-            .build()
-            .map_err(|e| format!("could not build the OAuth HTTP client: {e}"))?;
-        Ok(ReqwestHttp { client })
-    }
-}
-
-#[async_trait]
-impl OAuthHttp for ReqwestHttp {
-    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String> {
-        let mut builder = self.client.request(request.method.clone(), &request.url);
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        if let Some(body) = request.body {
-            builder = builder.body(body);
-        }
-        let mut response = builder.send().await.map_err(|e| format!("{} {}: {e}", request.method, request.url))?;
-        let status = response.status().as_u16();
-        let content_type =
-            response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| format!("reading {}: {e}", request.url))? {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(format!("{} answered more than {MAX_RESPONSE_BYTES} bytes", request.url));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(OutboundResponse { status, content_type, body })
-    }
 }
 
 /// `application/x-www-form-urlencoded` as `URLSearchParams` serialises it: `*-._` and alphanumerics kept,

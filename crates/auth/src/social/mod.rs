@@ -14,7 +14,7 @@ pub use config::{
     AccountConfig, AccountLinkingConfig, BuiltInOptions, ClientAuthentication, GenericOAuthOptions, ProviderConfig,
     ProviderKind, SocialOptions, SocialProvidersOptions,
 };
-pub use http::{OAuthHttp, OutboundRequest, OutboundResponse, ReqwestHttp};
+pub use http::{OAuthHttp, OutboundRequest, OutboundResponse, MAX_RESPONSE_BYTES};
 
 use base64::Engine;
 use oidc::{Endpoints, OidcCache};

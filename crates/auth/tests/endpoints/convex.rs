@@ -314,7 +314,7 @@ fn sibling(env: &Env, seed: u64) -> AuthService {
         mailer: env.mail.clone(),
         rate_limit_store: Arc::new(auth::rate_limit::MemoryStore::default()),
         hash_permits: 1,
-        http: Arc::new(auth::social::ReqwestHttp::new().unwrap()),
+        http: Arc::new(server::auth_transports::ReqwestHttp::new().unwrap()),
     };
     AuthService::new(config, deps).unwrap()
 }

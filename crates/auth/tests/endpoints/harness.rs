@@ -75,11 +75,15 @@ pub struct Setup {
     pub mailer: Option<Arc<dyn EmailTransport>>,
     pub hash_permits: usize,
     pub seed: u64,
+    /// The app's database hooks and triggers.
+    pub triggers: auth::triggers::Triggers,
+    /// App tables beside the auth component's.
+    pub app_schema: Option<database::Schema>,
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Setup { mailer: None, hash_permits: 4, seed: 7 }
+        Setup { mailer: None, hash_permits: 4, seed: 7, triggers: Default::default(), app_schema: None }
     }
 }
 
@@ -96,13 +100,17 @@ impl Env {
     pub async fn build(configure: impl FnOnce(&mut AuthConfig), setup: Setup) -> Env {
         let clock = ManualClock::new(START_NANOS);
         let entropy = Arc::new(SeededEntropy::new(setup.seed));
-        let db_config =
-            DatabaseConfig::new(auth::schema::auth_schema(), Arc::new(clock.clone()), Arc::new(SeededEntropy::new(1)));
-        let db = Database::open(test_support::test_persistence().await, db_config).await.unwrap();
-        let mail = Arc::new(MemoryTransport::default());
         let mut config = AuthConfig::new(BASE_URL, secret());
         config.rate_limit.enabled = false;
         configure(&mut config);
+        let mut schema =
+            auth::schema::auth_schema_for(&config.user.additional_fields, &config.session.additional_fields);
+        if let Some(app) = setup.app_schema {
+            schema = schema.merge(app);
+        }
+        let db_config = DatabaseConfig::new(schema, Arc::new(clock.clone()), Arc::new(SeededEntropy::new(1)));
+        let db = Database::open(test_support::test_persistence().await, db_config).await.unwrap();
+        let mail = Arc::new(MemoryTransport::default());
         let deps = AuthDeps {
             db,
             clock: Arc::new(clock.clone()),
@@ -110,9 +118,9 @@ impl Env {
             mailer: setup.mailer.unwrap_or_else(|| mail.clone()),
             rate_limit_store: Arc::new(auth::rate_limit::MemoryStore::default()),
             hash_permits: setup.hash_permits,
-            http: Arc::new(auth::social::ReqwestHttp::new().unwrap()),
+            http: Arc::new(server::auth_transports::ReqwestHttp::new().unwrap()),
         };
-        let svc = AuthService::new(config, deps).unwrap();
+        let svc = AuthService::new(config, deps).unwrap().with_triggers(setup.triggers).unwrap();
         Env { svc, clock, mail }
     }
 

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accounts;
+mod additional_fields;
 mod bearer;
 mod concurrency;
 mod convex;
@@ -20,8 +21,10 @@ mod password;
 mod rate_limit;
 mod routing;
 mod session;
+mod session_updates;
 mod sign_in;
 mod sign_up;
 mod social;
+mod triggers;
 mod user;
 mod verification;

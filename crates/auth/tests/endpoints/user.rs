@@ -142,17 +142,28 @@ async fn change_email_sends_a_verification_to_the_new_address() {
     again.sign_in("alice.new@example.com", PASSWORD).await;
 }
 
-#[tokio::test]
-async fn change_email_of_a_verified_user_is_confirmed_by_the_current_address_first() {
-    let env = Env::with(|c| {
+/// Change of e-mail with a confirmation by the current address first.
+async fn confirming_env() -> Env {
+    Env::with(|c| {
         c.user.change_email.enabled = true;
         c.user.change_email.send_change_email_verification = true;
     })
-    .await;
-    let (mut alice, _) = env.signed_up("Alice", "alice@example.com").await;
+    .await
+}
+
+/// Alice, signed up, with a verified address.
+async fn verified_alice(env: &Env) -> Browser<'_> {
+    let (alice, _) = env.signed_up("Alice", "alice@example.com").await;
     let mut verified = value::Object::new();
     verified.insert("emailVerified".into(), value::Value::Boolean(true));
     env.update(Model::User, &[Where::eq("email", "alice@example.com")], verified).await;
+    alice
+}
+
+#[tokio::test]
+async fn change_email_of_a_verified_user_is_confirmed_by_the_current_address_first() {
+    let env = confirming_env().await;
+    let mut alice = verified_alice(&env).await;
 
     let resp = alice.post("/change-email", json!({"newEmail": "alice.new@example.com"})).await;
     check(&resp, 200, json!({"status": true}));
@@ -201,4 +212,34 @@ async fn change_email_without_verification_applies_at_once_for_unverified_users(
     );
     let (_, claims) = link_claims(&mails[0], "%2F");
     assert_eq!((claims.email.as_str(), claims.update_to), ("alice.new@example.com", None));
+}
+
+#[tokio::test]
+async fn change_email_confirmation_opened_by_another_signed_in_user_is_refused() {
+    let env = confirming_env().await;
+    let mut alice = verified_alice(&env).await;
+    let (mut bob, _) = env.signed_up("Bob", "bob@example.com").await;
+    let resp = alice.post("/change-email", json!({"newEmail": "alice.new@example.com"})).await;
+    check(&resp, 200, json!({"status": true}));
+    let mails = env.take_mails();
+    let (jwt, _) = link_claims(&mails[0], "/");
+
+    // Bob opens Alice's confirmation link: redirected with `error=unauthorized`, no mail, nothing changed.
+    let resp = bob.get(&format!("/verify-email?token={jwt}&callbackURL=%2Fsettings")).await;
+    assert_eq!((resp.status, resp.header("location")), (302, Some("/settings?error=unauthorized")));
+    assert!(resp.set_cookies().is_empty());
+    assert!(env.take_mails().is_empty());
+    // Without a callback: 401 UNAUTHORIZED.
+    let resp = bob.get(&format!("/verify-email?token={jwt}")).await;
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.json()["code"], json!("UNAUTHORIZED"));
+    assert!(env.take_mails().is_empty());
+    assert_eq!(bob.session().await["user"]["email"], json!("bob@example.com"));
+    assert_eq!(alice.session().await["user"]["email"], json!("alice@example.com"));
+
+    // Alice herself (or a signed-out browser) still confirms.
+    let resp = env.browser().get(&format!("/verify-email?token={jwt}&callbackURL=%2Fsettings")).await;
+    assert_eq!((resp.status, resp.header("location")), (302, Some("/settings")));
+    let mails = env.take_mails();
+    assert_eq!((mails.len(), mails[0].kind), (1, EmailKind::ChangeEmailVerification));
 }
