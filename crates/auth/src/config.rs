@@ -40,12 +40,35 @@ pub struct AuthConfig {
 pub struct PluginsConfig {
     /// The bearer plugin (`Authorization: Bearer` sessions, `set-auth-token`); on by default.
     pub bearer: bool,
+    /// `@convex-dev/better-auth`'s `crossDomain({siteUrl})`: a web app on another site keeps its cookies in
+    /// localStorage (`plugins.crossDomain`; off by default).
+    pub cross_domain: Option<CrossDomainOptions>,
+    /// `@better-auth/expo`'s `expo()` server plugin (`plugins.expo`; off by default).
+    pub expo: Option<ExpoOptions>,
 }
 
 impl Default for PluginsConfig {
     fn default() -> Self {
-        PluginsConfig { bearer: true }
+        PluginsConfig { bearer: true, cross_domain: None, expo: None }
     }
+}
+
+/// The expo plugin's options (config file key `plugins.expo`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ExpoOptions {
+    /// Do not copy `expo-origin` into a missing `Origin`.
+    pub disable_origin_override: bool,
+}
+
+/// The crossDomain plugin's options.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CrossDomainOptions {
+    /// Where the web app lives (the guide's `SITE_URL`); relative callback URLs resolve against it and it is
+    /// trusted. Empty in the config file: the deployment's `SITE_URL` (the server fills it in).
+    #[serde(default)]
+    pub site_url: String,
 }
 
 /// The options a config file may set (`authvex.json`, key `auth`), with Better Auth's names.
@@ -323,6 +346,14 @@ impl AuthConfig {
             |model: crate::schema::Model| -> Vec<&'static str> { model.fields().iter().map(|f| f.name).collect() };
         crate::additional::validate("user", &self.user.additional_fields, &names(crate::schema::Model::User))?;
         crate::additional::validate("session", &self.session.additional_fields, &names(crate::schema::Model::Session))?;
+        if let Some(cross_domain) = &self.plugins.cross_domain {
+            let site = &cross_domain.site_url;
+            if !(site.starts_with("http://") || site.starts_with("https://")) {
+                return Err(format!(
+                    "plugins.crossDomain.siteUrl (or SITE_URL) must be the web app's http(s) URL, got {site:?}"
+                ));
+            }
+        }
         Ok(())
     }
 

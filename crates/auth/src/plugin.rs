@@ -4,14 +4,19 @@
 //! * **schema** ([`SchemaPart`], a `const` listed in `plugins::SCHEMA`): tables it owns and fields and indexes it
 //!   adds to core tables (part of the component schema and of `authvex generate`);
 //! * **routes** ([`RouteSpec`]): method + path → [`Plugin::handle`];
+//! * **request hooks** ([`Plugin::on_request`], Better Auth's `onRequest`): run first, before rate limits, routing
+//!   and the origin check; they may rewrite the request's headers (expo turns `expo-origin` into `Origin`);
 //! * **before hooks** ([`Plugin::before`]): run after routing, the origin check and body parsing, just before the
-//!   endpoint; they may rewrite the request's headers (bearer turns `Authorization` into the session cookie) or
-//!   answer early;
+//!   endpoint; they may rewrite the request's headers (bearer turns `Authorization` into the session cookie,
+//!   crossDomain `Better-Auth-Cookie` into `Cookie`), its JSON body and query (crossDomain makes relative
+//!   callback URLs absolute) or answer early;
 //! * **after hooks** ([`Plugin::after`]): run on every endpoint's reply (errors included); they may rewrite it
 //!   (cookies, headers, `Location`). The reply says which session the endpoint created or found
 //!   ([`Reply::session`]), Better Auth's `newSession` / `session`;
 //! * **rate-limit rules** ([`Plugin::rate_limit_rules`], path → window/max, checked before the defaults);
-//! * **origin rules** ([`Plugin::origin_rule`]: which paths skip the origin/CSRF check, or get the login rule).
+//! * **origin rules** ([`Plugin::origin_rule`]: which paths skip the origin/CSRF check, or get the login rule);
+//! * **context** (Better Auth's `init`): origins it trusts ([`Plugin::trusted_origins`]) and whether OAuth
+//!   callbacks check the state cookie ([`Plugin::skips_oauth_state_cookie`]).
 //!
 //! Core endpoints never name a plugin; the pipeline (`service`) calls the hooks in registration order.
 
@@ -125,9 +130,16 @@ pub(crate) enum OriginRule {
     Check(CsrfScope),
 }
 
-/// The request as before hooks see it: its headers, which they may rewrite.
+/// The request as before hooks see it, which they may rewrite.
 pub(crate) struct BeforeRequest<'a> {
+    pub method: &'a Method,
+    /// The path after the base path.
+    pub path: &'a str,
     pub headers: &'a mut HeaderMap,
+    /// The parsed body (`None`: empty).
+    pub body: &'a mut Option<serde_json::Value>,
+    /// The decoded query pairs, in order.
+    pub query: &'a mut Vec<(String, String)>,
 }
 
 #[async_trait]
@@ -144,7 +156,10 @@ pub(crate) trait Plugin: Send + Sync + 'static {
         Err(AuthError::not_found())
     }
 
-    /// May rewrite the request's headers, or answer it (`Some`: the endpoint does not run; after hooks do).
+    /// May rewrite the request's headers before anything else looks at them (Better Auth's `onRequest`).
+    fn on_request(&self, _headers: &mut HeaderMap) {}
+
+    /// May rewrite the request, or answer it (`Some`: the endpoint does not run; after hooks do).
     fn before(&self, _svc: &Inner, _request: BeforeRequest<'_>) -> Option<Reply> {
         None
     }
@@ -160,5 +175,17 @@ pub(crate) trait Plugin: Send + Sync + 'static {
     /// The origin rule for `path`, `None` to leave it to the core's.
     fn origin_rule(&self, _path: &str) -> Option<OriginRule> {
         None
+    }
+
+    /// Origins the plugin adds to the trusted ones (crossDomain's `siteUrl`).
+    fn trusted_origins(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Whether OAuth callbacks accept a state without the browser's signed `state` cookie (crossDomain: the
+    /// callback reaches the deployment from another site's flow; the state is still checked against the
+    /// database, once).
+    fn skips_oauth_state_cookie(&self) -> bool {
+        false
     }
 }

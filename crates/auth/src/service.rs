@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     pub plugins: Vec<Arc<dyn Plugin>>,
     /// The app's database hooks and triggers ([`crate::triggers`]).
     pub triggers: crate::triggers::Triggers,
+    /// OAuth callbacks accept a state without its cookie (a plugin asked, see [`Plugin::skips_oauth_state_cookie`]).
+    pub skip_oauth_state_cookie: bool,
     /// The convex plugin when enabled (its keys back [`AuthService::jwks`]).
     pub convex: Option<Arc<crate::plugins::convex::Convex>>,
     /// The social providers and their discovery/JWKS caches.
@@ -180,7 +182,12 @@ impl AuthService {
     /// Builds the service; fails on an invalid configuration.
     pub fn new(config: AuthConfig, deps: AuthDeps) -> Result<AuthService, String> {
         config.validate()?;
-        let trusted = TrustedOrigins::new(&config.base_url, &config.trusted_origins).map_err(|e| e.to_string())?;
+        let plugins = crate::plugins::enabled(&config);
+        check_routes(&plugins.list)?;
+        let mut trusted_origins = config.trusted_origins.clone();
+        trusted_origins.extend(plugins.list.iter().flat_map(|p| p.trusted_origins()));
+        let trusted = TrustedOrigins::new(&config.base_url, &trusted_origins).map_err(|e| e.to_string())?;
+        let skip_oauth_state_cookie = plugins.list.iter().any(|p| p.skips_oauth_state_cookie());
         let cookies = CookieConfig {
             prefix: config.advanced.cookie_prefix.clone().unwrap_or_else(|| "better-auth".into()),
             secure: config.secure_cookies(),
@@ -190,8 +197,6 @@ impl AuthService {
         if let Some(headers) = &config.advanced.ip_address_headers {
             ip.ip_headers = headers.clone();
         }
-        let plugins = crate::plugins::enabled(&config);
-        check_routes(&plugins.list)?;
         let mut rate_limit = config.rate_limit.clone();
         let plugin_rules: Vec<_> = plugins.list.iter().flat_map(|p| p.rate_limit_rules()).collect();
         rate_limit.special_rules.splice(0..0, plugin_rules);
@@ -212,6 +217,7 @@ impl AuthService {
                 ip,
                 plugins: plugins.list,
                 triggers: crate::triggers::Triggers::default(),
+                skip_oauth_state_cookie,
                 convex: plugins.convex,
                 providers,
             }),
@@ -262,9 +268,13 @@ impl AuthService {
     }
 
     /// Answers one request.
-    pub async fn handle(&self, req: AuthRequest) -> AuthResponse {
+    pub async fn handle(&self, mut req: AuthRequest) -> AuthResponse {
         let svc = &*self.inner;
         let now = svc.clock.now();
+        // 0. Request hooks (expo's `expo-origin` → `Origin`) before anything reads the headers.
+        for plugin in &svc.plugins {
+            plugin.on_request(&mut req.headers);
+        }
         let ip = rate_limit::client_ip(&req.headers, req.peer, &svc.ip);
         let sub_path = req.path.strip_prefix(svc.config.base_path.as_str()).unwrap_or("").to_string();
 
@@ -300,16 +310,22 @@ impl AuthService {
         }
 
         // 4. Body.
-        let body = match parse_body(&req, target.accepts_form()) {
+        let mut body = match parse_body(&req, target.accepts_form()) {
             Ok(b) => b,
             Err(e) => return finish(svc, &req, error_reply(e)),
         };
+        let mut query = req.query.as_deref().map(parse_query).unwrap_or_default();
 
-        // 5. Before hooks (they see and may rewrite the request's headers, or answer it).
-        let mut req = req;
+        // 5. Before hooks (they see and may rewrite the request's headers, body and query, or answer it).
         let mut early = None;
         for plugin in &svc.plugins {
-            let request = BeforeRequest { headers: &mut req.headers };
+            let request = BeforeRequest {
+                method: &req.method,
+                path: &sub_path,
+                headers: &mut req.headers,
+                body: &mut body,
+                query: &mut query,
+            };
             if let Some(reply) = plugin.before(svc, request) {
                 early = Some(reply);
                 break;
@@ -318,7 +334,6 @@ impl AuthService {
 
         // 6. The endpoint, then the after hooks.
         let cookie_header = req.headers.get(http::header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let query = req.query.as_deref().map(parse_query).unwrap_or_default();
         let call = Call { svc, req: &req, body, query, now, ip, cookie_header };
         let result = match early {
             Some(reply) => Ok(reply),
@@ -451,7 +466,7 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
     Some(format!("{proto}://{host}"))
 }
 
-fn parse_query(query: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -534,8 +549,18 @@ fn finish(svc: &Inner, req: &AuthRequest, reply: Reply) -> AuthResponse {
             headers.append(http::header::SET_COOKIE, v);
         }
     }
+    let mut expose: Vec<&str> = Vec::new();
     for (name, value) in &reply.headers {
-        set(headers, name, value);
+        if name.eq_ignore_ascii_case("access-control-expose-headers") {
+            // Several plugins expose headers (bearer's `set-auth-token`, crossDomain's `Set-Better-Auth-Cookie`).
+            expose.extend(value.split(',').map(str::trim).filter(|v| !v.is_empty()));
+        } else {
+            set(headers, name, value);
+        }
+    }
+    if !expose.is_empty() {
+        expose.dedup();
+        set(headers, "access-control-expose-headers", &expose.join(", "));
     }
     if let Some(origin) = req.headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
         if svc.trusted.matches(origin) {

@@ -153,7 +153,10 @@ async fn jobs_run_when_due_in_due_order_and_record_success() {
     assert_eq!(f.bumps().await, ["first"]);
     f.advance(10.0);
     assert_eq!(exec.run_due().await.unwrap(), 2);
-    assert_eq!(f.bumps().await, ["first", "second", "third"]);
+    // Both were due at once and run concurrently: either may commit first.
+    let mut bumps = f.bumps().await;
+    bumps[1..].sort();
+    assert_eq!(bumps, ["first", "second", "third"]);
     for id in &ids {
         let job = f.job(id.as_str().unwrap()).await;
         assert_eq!(kind(&job), "success");

@@ -220,6 +220,12 @@ error_codes! {
         UNABLE_TO_LINK_ACCOUNT = ("UNABLE_TO_LINK_ACCOUNT", 401, "unable to link account");
         UNABLE_TO_CREATE_SESSION = ("UNABLE_TO_CREATE_SESSION", 401, "unable to create session");
         UNABLE_TO_CREATE_USER = ("UNABLE_TO_CREATE_USER", 401, "unable to create user");
+        /// The crossDomain plugin's one-time tokens (`/cross-domain/one-time-token/verify`).
+        OTT_TOKEN_EXPIRED = ("TOKEN_EXPIRED", 400, "Token expired");
+        OTT_SESSION_NOT_FOUND = ("SESSION_NOT_FOUND", 400, "Session not found");
+        OTT_SESSION_EXPIRED = ("SESSION_EXPIRED", 400, "Session expired");
+        /// The expo plugin's `/expo-authorization-proxy` given a URL without a (live) OAuth state.
+        UNEXPECTED_ERROR = ("UNEXPECTED_ERROR", 400, "Unexpected error");
         /// `authvex-client`'s `/api/auth/*` proxy (in front of the auth service, in its error shape).
         NOT_FOUND = ("NOT_FOUND", 404, "not found");
         METHOD_NOT_ALLOWED = ("METHOD_NOT_ALLOWED", 405, "unsupported method");

@@ -48,8 +48,19 @@ pub(crate) async fn build(
     let base_url = lookup(config, env, "SITE_URL").unwrap_or(site_url).to_string();
     let mut auth_config = AuthConfig::new(&base_url, Secret::new(secret));
     auth_config.apply(settings.options.clone());
-    if let Some(url) = lookup(config, env, "SITE_URL") {
-        auth_config.base_url = url.trim_end_matches('/').to_string();
+    let app_url = lookup(config, env, "SITE_URL").map(|url| url.trim_end_matches('/').to_string());
+    if let Some(cross_domain) = &mut auth_config.plugins.cross_domain {
+        // The cross-domain setup (the Convex guides for React SPAs and Expo): SITE_URL names the web app, which
+        // becomes the plugin's siteUrl unless the config names one, and Better Auth runs on the deployment's own
+        // site origin (its public CONVEX_SITE_URL) unless the config sets baseURL.
+        if cross_domain.site_url.is_empty() {
+            cross_domain.site_url = app_url.clone().unwrap_or_default();
+        }
+        if settings.options.base_url.is_none() {
+            auth_config.base_url = crate::jwt_issuer(env, site_url);
+        }
+    } else if let Some(url) = app_url {
+        auth_config.base_url = url;
     }
     // The deployment's own origins are always trusted (clients may talk to the site origin directly).
     auth_config.trusted_origins.push(site_url.to_string());

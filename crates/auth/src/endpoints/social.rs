@@ -41,7 +41,7 @@ const RESERVED_STATE_KEYS: &[&str] = &[
 
 const STATE_TTL_MS: f64 = 600_000.0;
 /// The state cookie's Max-Age: 1.4.9 passes 300 * 1000 where seconds are meant (spec §2.1); reproduced.
-const STATE_COOKIE_MAX_AGE: u64 = 300_000;
+pub(crate) const STATE_COOKIE_MAX_AGE: u64 = 300_000;
 /// Expired verification rows a new sign-in sweeps away (abandoned flows leave their state rows behind).
 const SWEEP_BATCH: usize = 8;
 /// Google's ID-token sign-in accepts tokens issued within the last hour (`maxTokenAge: "1h"`).
@@ -443,7 +443,8 @@ pub(crate) async fn callback(call: &Call<'_>, provider_id: &str, flow: Flow) -> 
         if adapter::find_one_row::<Verification>(txn, &clauses).await.map_err(adapter_error)?.is_none() {
             return Ok(StateCheck::NotFound);
         }
-        let matches = cookie_state.as_deref().is_some_and(|c| crypto::constant_time_eq(c.as_bytes(), state.as_bytes()));
+        let matches = svc.skip_oauth_state_cookie
+            || cookie_state.as_deref().is_some_and(|c| crypto::constant_time_eq(c.as_bytes(), state.as_bytes()));
         if !matches {
             return Ok(StateCheck::Mismatch);
         }

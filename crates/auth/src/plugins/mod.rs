@@ -2,6 +2,8 @@
 
 pub(crate) mod bearer;
 pub(crate) mod convex;
+pub(crate) mod cross_domain;
+pub(crate) mod expo;
 pub(crate) mod generic_oauth;
 
 use crate::config::AuthConfig;
@@ -19,7 +21,9 @@ pub(crate) struct Enabled {
 }
 
 /// The plugins `config` enables: convex when `jwt` is set, bearer unless `plugins.bearer` is off, genericOAuth
-/// always (its endpoints answer "no config" for providers it does not have).
+/// always (its endpoints answer "no config" for providers it does not have), expo and crossDomain when configured.
+/// Order matters for after hooks: expo and crossDomain read the cookies the others set, so they come last
+/// (crossDomain moves them out of `Set-Cookie`).
 pub(crate) fn enabled(config: &AuthConfig) -> Enabled {
     let mut list: Vec<Arc<dyn Plugin>> = Vec::new();
     let convex = config.jwt.as_ref().map(|_| Arc::new(convex::Convex::default()));
@@ -29,6 +33,12 @@ pub(crate) fn enabled(config: &AuthConfig) -> Enabled {
     list.push(Arc::new(generic_oauth::GenericOAuth));
     if let Some(convex) = &convex {
         list.push(convex.clone());
+    }
+    if let Some(options) = &config.plugins.expo {
+        list.push(Arc::new(expo::Expo::new(options.clone(), &config.trusted_origins)));
+    }
+    if let Some(options) = &config.plugins.cross_domain {
+        list.push(Arc::new(cross_domain::CrossDomain::new(&options.site_url)));
     }
     Enabled { list, convex }
 }

@@ -50,7 +50,7 @@ fn apply(config: &mut AuthConfig, options: Value) {
 }
 
 /// A deployment with every provider pointed at a fresh mock; `extra` is merged into the auth options.
-async fn deployment(extra: Value) -> (Env, Mock) {
+pub(crate) async fn deployment(extra: Value) -> (Env, Mock) {
     let mock = Mock::start(START_SECS).await;
     let mut options = providers(&mock);
     for (k, v) in extra.as_object().unwrap() {
@@ -62,7 +62,7 @@ async fn deployment(extra: Value) -> (Env, Mock) {
 
 /// Follows an authorization URL at the mock as `login` (the mock answers with the redirect a consent would
 /// give); returns the callback path relative to the base path.
-async fn consent(url: &str, login: &str) -> String {
+pub(crate) async fn consent(url: &str, login: &str) -> String {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let resp = client.get(format!("{url}&login={login}")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 302, "authorize: {}", resp.text().await.unwrap());
@@ -77,7 +77,7 @@ async fn start(browser: &mut Browser<'_>, body: Value, login: &str) -> String {
     consent(resp.json()["url"].as_str().unwrap(), login).await
 }
 
-fn query_params(url: &str) -> Vec<(String, String)> {
+pub(crate) fn query_params(url: &str) -> Vec<(String, String)> {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     query
         .split('&')
@@ -89,7 +89,7 @@ fn query_params(url: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn location(resp: &Resp) -> &str {
+pub(crate) fn location(resp: &Resp) -> &str {
     assert_eq!(resp.status, 302, "expected a redirect: {} {}", resp.status, resp.text());
     resp.header("location").unwrap()
 }

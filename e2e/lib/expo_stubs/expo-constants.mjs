@@ -1,0 +1,1 @@
+export default { expoConfig: { scheme: "authvexapp" }, platform: {} };
