@@ -47,3 +47,25 @@ export async function launchChromium() {
     },
   };
 }
+
+/**
+ * Runs `steps(page)` on a fresh page of `context` (default step timeout 30 s). On failure the page is
+ * screenshotted to `<ARTIFACTS>/<name>-failure.png` and its console lines and URL join the error.
+ */
+export async function withPage(context, name, steps, { timeout = 30_000 } = {}) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(timeout);
+  const consoleLines = [];
+  page.on("console", (msg) => consoleLines.push(`${msg.type()}: ${msg.text()}`));
+  page.on("pageerror", (err) => consoleLines.push(`pageerror: ${err}`));
+  try {
+    await steps(page);
+  } catch (err) {
+    await page.screenshot({ path: join(ARTIFACTS, `${name}-failure.png`) }).catch(() => {});
+    throw new Error(`${err.message}\n--- page console ---\n${consoleLines.join("\n")}\n--- url: ${page.url()}`, {
+      cause: err,
+    });
+  } finally {
+    await page.close();
+  }
+}

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 
 import { uniqueEmail } from "../lib/auth.mjs";
-import { ARTIFACTS, launchChromium } from "../lib/browser.mjs";
+import { ARTIFACTS, launchChromium, withPage as withBrowserPage } from "../lib/browser.mjs";
 import { startChatWithGitHub, startOAuthProvider } from "../lib/oauth_provider.mjs";
 import { chatGuideBinary, post } from "../lib/server.mjs";
 import { startSpa } from "../lib/spa.mjs";
@@ -42,24 +42,8 @@ describe("browser: crossDomain SPA on another site (headless Chromium)", { timeo
     await chromiumBrowser?.close();
   });
 
-  /** Runs `steps(page, log)` on a fresh page; on failure, a screenshot and the page's console join the error. */
-  async function withPage(name, steps) {
-    const page = await chromiumBrowser.context.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    const consoleLines = [];
-    page.on("console", (msg) => consoleLines.push(`${msg.type()}: ${msg.text()}`));
-    page.on("pageerror", (err) => consoleLines.push(`pageerror: ${err}`));
-    try {
-      await steps(page);
-    } catch (err) {
-      await page.screenshot({ path: join(ARTIFACTS, `cross-domain-${name}-failure.png`) }).catch(() => {});
-      throw new Error(`${err.message}\n--- page console ---\n${consoleLines.join("\n")}\n--- url: ${page.url()}`, {
-        cause: err,
-      });
-    } finally {
-      await page.close();
-    }
-  }
+  const withPage = (name, steps) =>
+    withBrowserPage(chromiumBrowser.context, `cross-domain-${name}`, steps, { timeout: STEP_TIMEOUT_MS });
 
   const storedCookies = (page) =>
     page.evaluate(() => JSON.parse(localStorage.getItem("better-auth_cookie") ?? "{}"));

@@ -13,7 +13,7 @@ import { after, afterEach, before, describe, test } from "node:test";
 
 
 import { uniqueEmail } from "../lib/auth.mjs";
-import { ARTIFACTS, launchChromium } from "../lib/browser.mjs";
+import { ARTIFACTS, launchChromium, withPage as withBrowserPage } from "../lib/browser.mjs";
 import { startChatWithGitHub, startOAuthProvider } from "../lib/oauth_provider.mjs";
 import { chatBinary } from "../lib/server.mjs";
 
@@ -92,23 +92,7 @@ describe("browser: examples/axum-ssr (headless Chromium)", { timeout: 300_000 },
     await chromiumBrowser?.close();
   });
 
-  async function withPage(name, body) {
-    const page = await browser.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    const consoleLines = [];
-    page.on("console", (msg) => consoleLines.push(`${msg.type()}: ${msg.text()}`));
-    page.on("pageerror", (err) => consoleLines.push(`pageerror: ${err}`));
-    try {
-      await body(page);
-    } catch (err) {
-      await page.screenshot({ path: join(ARTIFACTS, `axum-ssr-${name}-failure.png`) }).catch(() => {});
-      throw new Error(`${err.message}\n--- page console ---\n${consoleLines.join("\n")}\n--- url: ${page.url()}`, {
-        cause: err,
-      });
-    } finally {
-      await page.close();
-    }
-  }
+  const withPage = (name, body) => withBrowserPage(browser, `axum-ssr-${name}`, body, { timeout: STEP_TIMEOUT_MS });
 
   const status = (page) => page.textContent("#status");
 

@@ -151,6 +151,11 @@ impl fmt::Display for SetCookie {
     }
 }
 
+/// The reply's cookies as one header value, as `Headers.get("set-cookie")` joins them.
+pub fn join_set_cookies(cookies: &[SetCookie]) -> String {
+    cookies.iter().map(SetCookie::to_header_value).collect::<Vec<_>>().join(", ")
+}
+
 /// A better-auth cookie `base` with the deployment's default attributes (`Path=/`, `HttpOnly`, `SameSite`,
 /// `Secure`/`Domain`/`Partitioned` per config) and `raw_value` percent-encoded (better-call's `setCookie`).
 pub fn auth_cookie(config: &CookieConfig, base: &str, raw_value: &str, max_age: Option<u64>) -> SetCookie {

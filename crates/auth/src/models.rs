@@ -235,6 +235,19 @@ impl Account {
 }
 
 impl Verification {
+    /// A new row (its id is assigned by [`crate::adapter::create_row`]) created at `now`, expiring at `expires_at`
+    /// (both epoch milliseconds).
+    pub fn new(identifier: impl Into<String>, value: impl Into<String>, now: f64, expires_at: f64) -> Verification {
+        Verification {
+            id: String::new(),
+            identifier: identifier.into(),
+            value: value.into(),
+            expires_at,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn to_json(&self) -> VerificationJson {
         VerificationJson {
             id: self.id.clone(),

@@ -1,4 +1,4 @@
-//! The request pipeline: rate limit → route (core endpoints, then plugin routes) → origin check → body parsing →
+//! The request pipeline: plugins' request hooks → rate limit → route (core endpoints, then plugin routes) → origin check → body parsing →
 //! plugins' before hooks → endpoint → plugins' after hooks → response, each endpoint's database work in one
 //! serializable transaction. (Better Auth parses the body before the origin check; see `handle`.)
 

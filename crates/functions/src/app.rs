@@ -257,13 +257,7 @@ impl App {
         Fut: Future<Output = Result<crate::HttpResponse, FunctionError>> + Send + 'static,
     {
         let handler = HttpHandler::Buffered(Arc::new(move |ctx, req| Box::pin(f(ctx, req))));
-        match self.http.add(method, RouteMatch::Exact(path.to_string()), handler) {
-            Ok(index) => self.http.route_at(index),
-            Err(e) => {
-                self.errors.push(e);
-                self.http.scratch()
-            }
-        }
+        self.add_route(method, RouteMatch::Exact(path.to_string()), handler)
     }
 
     /// Like [`App::route`], but the handler gets the request body as a stream, as it arrives, instead of whole
@@ -281,13 +275,7 @@ impl App {
         Fut: Future<Output = Result<crate::HttpResponse, FunctionError>> + Send + 'static,
     {
         let handler = HttpHandler::Streaming(Arc::new(move |ctx, req| Box::pin(f(ctx, req))));
-        match self.http.add(method, RouteMatch::Exact(path.to_string()), handler) {
-            Ok(index) => self.http.route_at(index),
-            Err(e) => {
-                self.errors.push(e);
-                self.http.scratch()
-            }
-        }
+        self.add_route(method, RouteMatch::Exact(path.to_string()), handler)
     }
 
     /// Routes every path under `prefix` (which must start and end with `/`) for `method`.
@@ -302,7 +290,18 @@ impl App {
         Fut: Future<Output = Result<crate::HttpResponse, FunctionError>> + Send + 'static,
     {
         let handler = HttpHandler::Buffered(Arc::new(move |ctx, req| Box::pin(f(ctx, req))));
-        match self.http.add(method, RouteMatch::Prefix(prefix.to_string()), handler) {
+        self.add_route(method, RouteMatch::Prefix(prefix.to_string()), handler)
+    }
+
+    /// Adds a route; a refused one (a duplicate, a bad prefix) is reported at start and configures a scratch
+    /// definition.
+    fn add_route(
+        &mut self,
+        method: http::Method,
+        matcher: RouteMatch,
+        handler: HttpHandler,
+    ) -> &mut crate::http_router::RouteDefinition {
+        match self.http.add(method, matcher, handler) {
             Ok(index) => self.http.route_at(index),
             Err(e) => {
                 self.errors.push(e);

@@ -60,6 +60,38 @@ impl PostgresSnapshot {
         Ok(PostgresSnapshot { ts: ts.unwrap_or_default(), conn: guard.0.take() })
     }
 
+    /// The rows of one range query over an index: `statements` are its ascending, descending, bounded ascending
+    /// and bounded descending forms (parameters: index, start, limit[, end]).
+    async fn query_range(
+        &self,
+        context: &(dyn Fn() -> String + Sync),
+        statements: [&'static str; 4],
+        index: IndexId,
+        range: &KeyRange,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        if range.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let [asc, desc, asc_bounded, desc_bounded] = statements;
+        let sql = match (order, range.end.is_some()) {
+            (Order::Asc, false) => asc,
+            (Order::Desc, false) => desc,
+            (Order::Asc, true) => asc_bounded,
+            (Order::Desc, true) => desc_bounded,
+        };
+        let conn = self.conn()?;
+        let statement = conn.prepare_cached(sql).await.map_err(|error| pg_error(&context(), &error))?;
+        let index_sql = i64::from(index);
+        let limit = limit_to_sql(limit);
+        match &range.end {
+            None => conn.query(&statement, &[&index_sql, &range.start, &limit]).await,
+            Some(end) => conn.query(&statement, &[&index_sql, &range.start, &limit, end]).await,
+        }
+        .map_err(|error| pg_error(&context(), &error))
+    }
+
     fn conn(&self) -> Result<&Object> {
         self.conn
             .as_ref()
@@ -122,25 +154,9 @@ impl Snapshot for PostgresSnapshot {
     }
 
     async fn scan(&self, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Result<Vec<IndexEntry>> {
-        if range.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let sql = match (order, range.end.is_some()) {
-            (Order::Asc, false) => SCAN_ASC,
-            (Order::Desc, false) => SCAN_DESC,
-            (Order::Asc, true) => SCAN_ASC_BOUNDED,
-            (Order::Desc, true) => SCAN_DESC_BOUNDED,
-        };
+        let statements = [SCAN_ASC, SCAN_DESC, SCAN_ASC_BOUNDED, SCAN_DESC_BOUNDED];
         let context = || format!("scan of index {index}");
-        let conn = self.conn()?;
-        let statement = conn.prepare_cached(sql).await.map_err(|error| pg_error(&context(), &error))?;
-        let index_sql = i64::from(index);
-        let limit = limit_to_sql(limit);
-        let rows = match &range.end {
-            None => conn.query(&statement, &[&index_sql, &range.start, &limit]).await,
-            Some(end) => conn.query(&statement, &[&index_sql, &range.start, &limit, end]).await,
-        }
-        .map_err(|error| pg_error(&context(), &error))?;
+        let rows = self.query_range(&context, statements, index, range, order, limit).await?;
         rows.iter()
             .map(|row| {
                 let table: i64 = row.try_get(2).map_err(|error| pg_error(&context(), &error))?;
@@ -157,25 +173,9 @@ impl Snapshot for PostgresSnapshot {
     }
 
     async fn scan_keys(&self, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Result<Vec<IndexKey>> {
-        if range.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let sql = match (order, range.end.is_some()) {
-            (Order::Asc, false) => KEYS_ASC,
-            (Order::Desc, false) => KEYS_DESC,
-            (Order::Asc, true) => KEYS_ASC_BOUNDED,
-            (Order::Desc, true) => KEYS_DESC_BOUNDED,
-        };
+        let statements = [KEYS_ASC, KEYS_DESC, KEYS_ASC_BOUNDED, KEYS_DESC_BOUNDED];
         let context = || format!("keys-only scan of index {index}");
-        let conn = self.conn()?;
-        let statement = conn.prepare_cached(sql).await.map_err(|error| pg_error(&context(), &error))?;
-        let index_sql = i64::from(index);
-        let limit = limit_to_sql(limit);
-        let rows = match &range.end {
-            None => conn.query(&statement, &[&index_sql, &range.start, &limit]).await,
-            Some(end) => conn.query(&statement, &[&index_sql, &range.start, &limit, end]).await,
-        }
-        .map_err(|error| pg_error(&context(), &error))?;
+        let rows = self.query_range(&context, statements, index, range, order, limit).await?;
         rows.iter()
             .map(|row| {
                 Ok(IndexKey {

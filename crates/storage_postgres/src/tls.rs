@@ -251,7 +251,7 @@ pub fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match (&settings.mode, &settings.root_cert) {
         (SslMode::Disable | SslMode::Prefer, _) | (SslMode::Require, None) => {
-            Arc::new(AcceptAnyCert { provider: provider.clone() })
+            Arc::new(NoHostCheck { chain: None, provider: provider.clone() })
         }
         (SslMode::VerifyCa | SslMode::VerifyFull, None) => {
             return Err(format!(
@@ -269,7 +269,7 @@ pub fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, String> {
                 webpki
             } else {
                 // require (with a root certificate, as libpq) and verify-ca: the chain, not the host name.
-                Arc::new(ChainOnly(webpki))
+                Arc::new(NoHostCheck { chain: Some(webpki), provider: provider.clone() })
             }
         }
     };
@@ -321,23 +321,33 @@ fn root_store(roots: &RootCerts) -> Result<RootCertStore, String> {
     Ok(store)
 }
 
-/// `prefer` and `require` without a root certificate: encryption without authentication of the server (libpq's
-/// behaviour). The handshake's signatures are still checked.
+/// The verifier of every mode but `verify-full`: the server's host name is never compared. With `chain` (`require`
+/// with a root certificate, as libpq, and `verify-ca`) the chain must lead to a trusted root — rustls checks the
+/// chain before the name, so a name mismatch means the chain was good; without it (`prefer`, `require` without a
+/// root certificate) any certificate is accepted: encryption without authentication of the server, libpq's
+/// behaviour. The handshake's signatures are always checked.
 #[derive(Debug)]
-struct AcceptAnyCert {
+struct NoHostCheck {
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for AcceptAnyCert {
+impl ServerCertVerifier for NoHostCheck {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -360,51 +370,6 @@ impl ServerCertVerifier for AcceptAnyCert {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a trusted root; the host name is not compared. rustls checks the chain before
-/// the name, so a name mismatch means the chain was good.
-#[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
     }
 }
 

@@ -63,6 +63,42 @@ impl SqliteSnapshot {
         }
     }
 
+    /// One range query over an index: `statements` are its ascending, descending, bounded ascending and bounded
+    /// descending forms (parameters: index, start, limit[, end]); `map` reads a row.
+    #[allow(clippy::too_many_arguments)]
+    fn query_range<T>(
+        &self,
+        what: &str,
+        statements: [&'static str; 4],
+        index: IndexId,
+        range: &KeyRange,
+        order: Order,
+        limit: usize,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        if range.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let [asc, desc, asc_bounded, desc_bounded] = statements;
+        let sql = match (order, range.end.is_some()) {
+            (Order::Asc, false) => asc,
+            (Order::Desc, false) => desc,
+            (Order::Asc, true) => asc_bounded,
+            (Order::Desc, true) => desc_bounded,
+        };
+        let context = || format!("{what} of index {index}");
+        self.with_conn(|conn| {
+            let mut statement = conn.prepare_cached(sql).map_err(|error| sqlite_error(&context(), error))?;
+            let limit = limit_to_sql(limit);
+            let rows = match &range.end {
+                None => statement.query_map((index, &range.start, limit), map),
+                Some(end) => statement.query_map((index, &range.start, limit, end), map),
+            };
+            rows.and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|error| sqlite_error(&context(), error))
+        })
+    }
+
     fn with_conn<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.conn.lock();
         match conn.as_ref() {
@@ -110,56 +146,20 @@ impl Snapshot for SqliteSnapshot {
     }
 
     async fn scan(&self, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Result<Vec<IndexEntry>> {
-        if range.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let sql = match (order, range.end.is_some()) {
-            (Order::Asc, false) => SCAN_ASC,
-            (Order::Desc, false) => SCAN_DESC,
-            (Order::Asc, true) => SCAN_ASC_BOUNDED,
-            (Order::Desc, true) => SCAN_DESC_BOUNDED,
-        };
-        let context = || format!("scan of index {index}");
-        self.with_conn(|conn| {
-            let mut statement = conn.prepare_cached(sql).map_err(|error| sqlite_error(&context(), error))?;
-            let limit = limit_to_sql(limit);
-            let map = |row: &rusqlite::Row<'_>| {
-                Ok(IndexEntry {
-                    key: row.get(0)?,
-                    id: row.get(1)?,
-                    document: StoredDocument { table: row.get(2)?, body: row.get(3)? },
-                })
-            };
-            let rows = match &range.end {
-                None => statement.query_map((index, &range.start, limit), map),
-                Some(end) => statement.query_map((index, &range.start, limit, end), map),
-            };
-            rows.and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                .map_err(|error| sqlite_error(&context(), error))
+        let statements = [SCAN_ASC, SCAN_DESC, SCAN_ASC_BOUNDED, SCAN_DESC_BOUNDED];
+        self.query_range("scan", statements, index, range, order, limit, |row| {
+            Ok(IndexEntry {
+                key: row.get(0)?,
+                id: row.get(1)?,
+                document: StoredDocument { table: row.get(2)?, body: row.get(3)? },
+            })
         })
     }
 
     async fn scan_keys(&self, index: IndexId, range: &KeyRange, order: Order, limit: usize) -> Result<Vec<IndexKey>> {
-        if range.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let sql = match (order, range.end.is_some()) {
-            (Order::Asc, false) => KEYS_ASC,
-            (Order::Desc, false) => KEYS_DESC,
-            (Order::Asc, true) => KEYS_ASC_BOUNDED,
-            (Order::Desc, true) => KEYS_DESC_BOUNDED,
-        };
-        let context = || format!("keys-only scan of index {index}");
-        self.with_conn(|conn| {
-            let mut statement = conn.prepare_cached(sql).map_err(|error| sqlite_error(&context(), error))?;
-            let limit = limit_to_sql(limit);
-            let map = |row: &rusqlite::Row<'_>| Ok(IndexKey { key: row.get(0)?, id: row.get(1)? });
-            let rows = match &range.end {
-                None => statement.query_map((index, &range.start, limit), map),
-                Some(end) => statement.query_map((index, &range.start, limit, end), map),
-            };
-            rows.and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                .map_err(|error| sqlite_error(&context(), error))
+        let statements = [KEYS_ASC, KEYS_DESC, KEYS_ASC_BOUNDED, KEYS_DESC_BOUNDED];
+        self.query_range("keys-only scan", statements, index, range, order, limit, |row| {
+            Ok(IndexKey { key: row.get(0)?, id: row.get(1)? })
         })
     }
 }

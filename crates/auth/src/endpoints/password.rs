@@ -100,13 +100,8 @@ pub(crate) async fn request_password_reset(call: &Call<'_>) -> Result<Reply, Aut
         else {
             return Ok(None);
         };
-        let mut row = Object::new();
-        row.insert("identifier".into(), Value::String(format!("{RESET_PREFIX}{token}")));
-        row.insert("value".into(), Value::String(user.id.clone()));
-        row.insert("expiresAt".into(), Value::Float64(now + (expires_in * 1000) as f64));
-        row.insert("createdAt".into(), Value::Float64(now));
-        row.insert("updatedAt".into(), Value::Float64(now));
-        adapter::create(txn, Model::Verification, row).await.map_err(adapter_error)?;
+        let row = Verification::new(format!("{RESET_PREFIX}{token}"), &user.id, now, now + (expires_in * 1000) as f64);
+        adapter::create_row(txn, &row).await.map_err(adapter_error)?;
         Ok(Some(user))
     })?;
     if let Some(user) = user {

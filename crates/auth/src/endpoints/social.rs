@@ -232,13 +232,8 @@ pub(crate) async fn start_redirect(
     }
     let value_text = Json::Object(data).to_string();
     transact!(svc, txn, {
-        let mut fields = Object::new();
-        fields.insert("identifier".into(), Value::String(state.clone()));
-        fields.insert("value".into(), Value::String(value_text.clone()));
-        fields.insert("expiresAt".into(), Value::Float64(now + STATE_TTL_MS));
-        fields.insert("createdAt".into(), Value::Float64(now));
-        fields.insert("updatedAt".into(), Value::Float64(now));
-        adapter::create(txn, Model::Verification, fields).await.map_err(adapter_error)?;
+        let row = Verification::new(&state, &value_text, now, now + STATE_TTL_MS);
+        adapter::create_row(txn, &row).await.map_err(adapter_error)?;
         Ok(())
     })?;
     sweep_expired_rows(call).await;

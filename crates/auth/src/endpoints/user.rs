@@ -179,13 +179,13 @@ pub(crate) async fn delete_user(call: &Call<'_>) -> Result<Reply, AuthError> {
         let token = crypto::delete_account_token(svc.entropy.as_ref());
         let now = call.now.as_date_millis();
         transact!(svc, txn, {
-            let mut row = Object::new();
-            row.insert("identifier".into(), Value::String(format!("{DELETE_PREFIX}{token}")));
-            row.insert("value".into(), Value::String(active.user.id.clone()));
-            row.insert("expiresAt".into(), Value::Float64(now + 24.0 * 3600.0 * 1000.0));
-            row.insert("createdAt".into(), Value::Float64(now));
-            row.insert("updatedAt".into(), Value::Float64(now));
-            adapter::create(txn, Model::Verification, row).await.map_err(adapter_error)?;
+            let row = Verification::new(
+                format!("{DELETE_PREFIX}{token}"),
+                &active.user.id,
+                now,
+                now + 24.0 * 3600.0 * 1000.0,
+            );
+            adapter::create_row(txn, &row).await.map_err(adapter_error)?;
             Ok(())
         })?;
         let callback = callback_url.as_deref().unwrap_or("/");

@@ -18,19 +18,17 @@
 //! Requests from Expo native apps (an `expo-origin` header) are left alone: the expo plugin serves them.
 
 use crate::adapter::{self, Where};
-use crate::cookies::SetCookie;
+use crate::cookies;
 use crate::crypto::{self, Alphabet};
 use crate::endpoints::Body;
 use crate::error::AuthError;
 use crate::models::Verification;
 use crate::plugin::{BeforeRequest, Plugin, RouteSpec, Routed};
-use crate::schema::Model;
 use crate::service::{Call, Inner, Reply};
 use crate::session::{self, adapter_error};
 use async_trait::async_trait;
 use http::{HeaderMap, HeaderValue, Method};
 use protocol::ErrorCode;
-use value::{Object, Value};
 
 /// The request header carrying the client's stored cookies.
 pub(crate) const COOKIE_HEADER: &str = "better-auth-cookie";
@@ -100,30 +98,6 @@ pub(crate) fn is_expo_native(headers: &HeaderMap) -> bool {
 
 fn carries_cookie_header(headers: &HeaderMap) -> bool {
     headers.contains_key(COOKIE_HEADER) && !is_expo_native(headers)
-}
-
-/// Sets (replaces) one query parameter of an absolute URL, keeping the rest and the fragment.
-pub(crate) fn set_query_param(url: &str, name: &str, value: &str) -> String {
-    let (base, fragment) = match url.split_once('#') {
-        Some((base, fragment)) => (base, Some(fragment)),
-        None => (url, None),
-    };
-    let (path, query) = base.split_once('?').unwrap_or((base, ""));
-    let encoded = crate::social::http::form_urlencode(&[(name, value)]);
-    let mut pairs: Vec<&str> =
-        query.split('&').filter(|p| !p.is_empty() && p.split('=').next() != Some(name)).collect();
-    pairs.push(&encoded);
-    let mut out = format!("{path}?{}", pairs.join("&"));
-    if let Some(fragment) = fragment {
-        out.push('#');
-        out.push_str(fragment);
-    }
-    out
-}
-
-/// The reply's cookies as one header value, as `Headers.get("set-cookie")` joins them.
-pub(crate) fn joined_set_cookie(cookies: &[SetCookie]) -> String {
-    cookies.iter().map(SetCookie::to_header_value).collect::<Vec<_>>().join(", ")
 }
 
 #[async_trait]
@@ -206,7 +180,7 @@ impl Plugin for CrossDomain {
         }
         if carries_cookie_header(&call.req.headers) && !reply.cookies.is_empty() {
             let cookies = std::mem::take(&mut reply.cookies);
-            reply.headers.push((SET_COOKIE_HEADER, joined_set_cookie(&cookies)));
+            reply.headers.push((SET_COOKIE_HEADER, cookies::join_set_cookies(&cookies)));
             reply.headers.push(("access-control-expose-headers", "Set-Better-Auth-Cookie".into()));
         }
     }
@@ -232,17 +206,12 @@ impl CrossDomain {
         let session_token = active.session.token.clone();
         let identifier = format!("{OTT_PREFIX}{token}");
         transact!(svc, txn, {
-            let mut fields = Object::new();
-            fields.insert("identifier".into(), Value::String(identifier.clone()));
-            fields.insert("value".into(), Value::String(session_token.clone()));
-            fields.insert("expiresAt".into(), Value::Float64(now + OTT_TTL_MS));
-            fields.insert("createdAt".into(), Value::Float64(now));
-            fields.insert("updatedAt".into(), Value::Float64(now));
-            adapter::create(txn, Model::Verification, fields).await.map_err(adapter_error)?;
+            let row = Verification::new(&identifier, &session_token, now, now + OTT_TTL_MS);
+            adapter::create_row(txn, &row).await.map_err(adapter_error)?;
             Ok(())
         })?;
         let absolute = self.absolute(location).unwrap_or_else(|| location.to_string());
-        reply.location = Some(set_query_param(&absolute, "ott", &token));
+        reply.location = Some(super::set_query_param(&absolute, "ott", &token));
         Ok(())
     }
 }
@@ -282,6 +251,7 @@ async fn verify_one_time_token(call: &Call<'_>) -> Result<Reply, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugins::set_query_param;
 
     #[test]
     fn relative_callback_urls_resolve_on_the_site() {

@@ -18,7 +18,7 @@ use crate::endpoints::social::STATE_COOKIE_MAX_AGE;
 use crate::error::AuthError;
 use crate::models::Verification;
 use crate::plugin::{Plugin, RouteSpec, Routed};
-use crate::plugins::cross_domain::{joined_set_cookie, set_query_param};
+use crate::plugins::set_query_param;
 use crate::service::{Call, Reply};
 use crate::session::adapter_error;
 use async_trait::async_trait;
@@ -69,7 +69,7 @@ impl Plugin for Expo {
         if location.contains("/oauth-proxy-callback") || !self.app_origins.iter().any(|o| location.starts_with(o)) {
             return;
         }
-        let cookie = joined_set_cookie(&reply.cookies);
+        let cookie = cookies::join_set_cookies(&reply.cookies);
         reply.location = Some(set_query_param(location, "cookie", &cookie));
     }
 

@@ -42,3 +42,22 @@ pub(crate) fn enabled(config: &AuthConfig) -> Enabled {
     }
     Enabled { list, convex }
 }
+
+/// Sets (replaces) one query parameter of an absolute URL, keeping the rest and the fragment.
+pub(crate) fn set_query_param(url: &str, name: &str, value: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (url, None),
+    };
+    let (path, query) = base.split_once('?').unwrap_or((base, ""));
+    let encoded = crate::social::http::form_urlencode(&[(name, value)]);
+    let mut pairs: Vec<&str> =
+        query.split('&').filter(|p| !p.is_empty() && p.split('=').next() != Some(name)).collect();
+    pairs.push(&encoded);
+    let mut out = format!("{path}?{}", pairs.join("&"));
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
